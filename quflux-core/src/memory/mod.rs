@@ -1,0 +1,1 @@
+//! In-memory implementations (HELPER-OWNED, being written).

@@ -1,0 +1,15 @@
+//! The domain model.
+
+mod notification;
+mod platform;
+mod post;
+mod schedule;
+mod user;
+
+pub use notification::{Notification, NotificationKind};
+pub use platform::Platform;
+pub use post::{LinkPreview, MediaFile, MediaKind, MediaRef, Post, PostContent, PostFilter, PostStatus};
+pub use schedule::{
+    Attempt, AttemptOutcome, Publication, PublicationFilter, PublicationStatus, Schedule, ScheduleStatus,
+};
+pub use user::{ConnectionStatus, EncryptedToken, PlatformConnection, User};

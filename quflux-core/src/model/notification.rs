@@ -1,0 +1,61 @@
+//! Notifications sent to users.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{ConnectionId, NotificationId, Platform, PlatformPostId, PostId, PublicationId, UserId};
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    /// A publication went out.
+    Published,
+    /// A publication failed for good.
+    Failed,
+    /// A publication's outcome is unknown and needs the user's attention.
+    Unconfirmed,
+    /// A connection's token is dead; the user must connect again.
+    ConnectionNeedsReauth,
+}
+
+impl NotificationKind {
+    /// Stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Published => "published",
+            Self::Failed => "failed",
+            Self::Unconfirmed => "unconfirmed",
+            Self::ConnectionNeedsReauth => "connection_needs_reauth",
+        }
+    }
+}
+
+/// A message to one user about one event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Id.
+    pub id: NotificationId,
+    /// Recipient.
+    pub user_id: UserId,
+    /// What happened.
+    pub kind: NotificationKind,
+    /// Short subject line.
+    pub title: String,
+    /// Human-readable message.
+    pub message: String,
+    /// The platform involved.
+    pub platform: Option<Platform>,
+    /// The post involved.
+    pub post_id: Option<PostId>,
+    /// The publication involved.
+    pub publication_id: Option<PublicationId>,
+    /// The connection involved.
+    pub connection_id: Option<ConnectionId>,
+    /// The platform's post id, when published.
+    pub platform_post_id: Option<PlatformPostId>,
+    /// Public URL of the post, when published.
+    pub url: Option<String>,
+    /// When the event happened.
+    pub created_at: DateTime<Utc>,
+}

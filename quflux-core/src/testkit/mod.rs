@@ -1,0 +1,1 @@
+//! Conformance suites (HELPER-OWNED, being written).

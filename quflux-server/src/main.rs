@@ -1,0 +1,2 @@
+//! The `quflux-server` binary (being written).
+fn main() {}
