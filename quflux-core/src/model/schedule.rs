@@ -181,6 +181,9 @@ pub struct Publication {
     pub thread_ids: Vec<PlatformPostId>,
     /// Every attempt, oldest first.
     pub attempts: Vec<Attempt>,
+    /// Times the user asked to retry after a final failure; each grants a fresh retry budget.
+    #[serde(default)]
+    pub manual_retries: u32,
     /// Classification of the last error.
     pub last_error_kind: Option<ErrorKind>,
     /// Message of the last error.
@@ -211,6 +214,7 @@ impl Publication {
             url: None,
             thread_ids: Vec::new(),
             attempts: Vec::new(),
+            manual_retries: 0,
             last_error_kind: None,
             last_error: None,
             published_at: None,
