@@ -6,7 +6,7 @@
 //! ```
 //!
 //! Settings (optional): `QUFLUX_DATABASE_URL` (default `sqlite://quflux.db`),
-//! `QUFLUX_OUTBOX_PATH` (default `quflux-outbox.jsonl`), `QUFLUX_MEDIA_DIR` (default
+//! `QUFLUX_OUTBOX_PATH` (default `quflux-outbox.jsonl`), `QUFLUX_FS_ROOT` (default
 //! `quflux-media`).
 
 use std::sync::Arc;
@@ -16,26 +16,29 @@ use quflux::cipher::AesGcmCipher;
 use quflux::memory::RecordingNotifier;
 use quflux::platforms::outbox::OutboxPublisher;
 use quflux::services::{
-    NotificationService, PUBLISH_JOB, PostService, PublisherRegistry, PublishingService, PublishingStores,
-    ScheduleRequest, SchedulingConfig, SchedulingService,
+    NotificationService, PUBLISH_JOB, PostService, PublisherRegistry, PublishingService,
+    PublishingStores, ScheduleRequest, SchedulingConfig, SchedulingService,
 };
 use quflux::store::fs::FsBlobStore;
 use quflux::store::sqlite::SqliteStore;
 use quflux::worker::{Worker, WorkerConfig};
 use quflux::{
-    Clock, ConnectionStatus, ConnectionStore, Error, Platform, PlatformConnection, PostContent, PublicationStatus,
-    PublicationStore, Secret, SystemClock, TokenCipher, User, UserStore,
+    Clock, ConnectionStatus, ConnectionStore, Error, Platform, PlatformConnection, PostContent,
+    PublicationStatus, PublicationStore, Secret, SystemClock, TokenCipher, User, UserStore,
 };
 
 fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned())
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_owned())
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let database_url = env_or("QUFLUX_DATABASE_URL", "sqlite://quflux.db");
     let outbox_path = env_or("QUFLUX_OUTBOX_PATH", "quflux-outbox.jsonl");
-    let media_dir = env_or("QUFLUX_MEDIA_DIR", "quflux-media");
+    let media_dir = env_or("QUFLUX_FS_ROOT", "quflux-media");
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
     println!("== Quflux quickstart");
@@ -57,7 +60,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("user:     {} ({}, {})", user.email, user.id, user.time_zone);
 
     // 2. A connected X account. Its "platform" is the local outbox.
-    let connection = match store.find_active_connection(user.id, Platform::Twitter).await? {
+    let connection = match store
+        .find_active_connection(user.id, Platform::Twitter)
+        .await?
+    {
         Some(c) => c,
         None => {
             let now = clock.now();
@@ -81,7 +87,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             c
         }
     };
-    println!("account:  @{} on {} ({:?})\n", connection.platform_username, connection.platform, connection.access_token);
+    println!(
+        "account:  @{} on {} ({:?})\n",
+        connection.platform_username, connection.platform, connection.access_token
+    );
 
     // 3. Services.
     let posts = PostService::new(store.clone(), store.clone(), clock.clone());
@@ -96,7 +105,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let recorder = Arc::new(RecordingNotifier::new());
     let notifications = NotificationService::new(vec![recorder.clone()], clock.clone());
-    let outbox = OutboxPublisher::builder().with_path(&outbox_path).with_platform(Platform::Twitter).build()?;
+    let outbox = OutboxPublisher::builder()
+        .with_path(&outbox_path)
+        .with_platform(Platform::Twitter)
+        .build()?;
     let publishing = Arc::new(PublishingService::new(
         PublishingStores::from_store(store.clone()),
         blobs,
@@ -112,8 +124,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     daylight-saving changes, and never loses or duplicates a post even when a worker dies \
                     mid-publish. 🚀 Read more at https://example.com/quflux/introducing-the-scheduler";
     let post = posts.create(user.id, PostContent::text(too_long)).await?;
-    println!("composed post {} ({} chars)", post.id, too_long.chars().count());
-    let local_time = (clock.now() + chrono::Duration::seconds(3)).with_timezone(&chrono_tz::Europe::Paris).naive_local();
+    println!(
+        "composed post {} ({} chars)",
+        post.id,
+        too_long.chars().count()
+    );
+    let local_time = (clock.now() + chrono::Duration::seconds(3))
+        .with_timezone(&chrono_tz::Europe::Paris)
+        .naive_local();
     let request = ScheduleRequest {
         post_id: post.id,
         local_time,
@@ -135,11 +153,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "Quflux checks every platform's rules before sending, keeps your wall-clock time across DST, \
          and never loses or duplicates a post. 🚀 https://example.com/quflux",
     );
-    let post = posts.update(user.id, post.id, fixed, Some(post.version)).await?;
-    for v in posts.validate(user.id, &post.content, &[Platform::Twitter]).await? {
-        println!("\nfixed: {} is {}/{} weighted characters, {} violation(s)", v.platform, v.length, v.limit, v.violations.len());
+    let post = posts
+        .update(user.id, post.id, fixed, Some(post.version))
+        .await?;
+    for v in posts
+        .validate(user.id, &post.content, &[Platform::Twitter])
+        .await?
+    {
+        println!(
+            "\nfixed: {} is {}/{} weighted characters, {} violation(s)",
+            v.platform,
+            v.length,
+            v.limit,
+            v.violations.len()
+        );
     }
-    let scheduled = scheduling.schedule(user.id, ScheduleRequest { local_time, ..request }).await?;
+    let scheduled = scheduling
+        .schedule(
+            user.id,
+            ScheduleRequest {
+                local_time,
+                ..request
+            },
+        )
+        .await?;
     let s = &scheduled.schedule;
     println!(
         "scheduled {} for {} {} (= {} UTC) on {:?}",
@@ -171,14 +208,37 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("\npublication {}:", publication.id);
     println!("  status:           {}", publication.status.as_str());
-    println!("  platform post id: {}", publication.platform_post_id.as_ref().map(|p| p.as_str()).unwrap_or("-"));
-    println!("  published at:     {}", publication.published_at.map(|t| t.to_rfc3339()).unwrap_or_default());
+    println!(
+        "  platform post id: {}",
+        publication
+            .platform_post_id
+            .as_ref()
+            .map(|p| p.as_str())
+            .unwrap_or("-")
+    );
+    println!(
+        "  published at:     {}",
+        publication
+            .published_at
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_default()
+    );
     println!("  due at:           {}", s.scheduled_at.to_rfc3339());
     for a in &publication.attempts {
-        println!("  attempt {}: {:?} (started {})", a.number, a.outcome, a.started_at.format("%H:%M:%S%.3f"));
+        println!(
+            "  attempt {}: {:?} (started {})",
+            a.number,
+            a.outcome,
+            a.started_at.format("%H:%M:%S%.3f")
+        );
     }
     for n in recorder.notifications() {
-        println!("\nnotification [{}] {}\n  {}", n.kind.as_str(), n.title, n.message);
+        println!(
+            "\nnotification [{}] {}\n  {}",
+            n.kind.as_str(),
+            n.title,
+            n.message
+        );
     }
     println!("\nthe post is in {outbox_path}");
     if publication.status != PublicationStatus::Published {

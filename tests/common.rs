@@ -1,4 +1,5 @@
 //! Shared setup of the end-to-end tests: the embedded default (SQLite + files + outbox).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
 use std::path::{Path, PathBuf};
@@ -9,15 +10,15 @@ use quflux::cipher::AesGcmCipher;
 use quflux::memory::RecordingNotifier;
 use quflux::platforms::outbox::OutboxPublisher;
 use quflux::services::{
-    NotificationService, PUBLISH_JOB, PostService, PublisherRegistry, PublishingService, PublishingStores,
-    RetryConfig, SchedulingConfig, SchedulingService,
+    NotificationService, PUBLISH_JOB, PostService, PublisherRegistry, PublishingService,
+    PublishingStores, RetryConfig, SchedulingConfig, SchedulingService,
 };
 use quflux::store::fs::FsBlobStore;
 use quflux::store::sqlite::SqliteStore;
 use quflux::worker::{Worker, WorkerConfig, WorkerHandle};
 use quflux::{
-    Clock, ConnectionId, ConnectionStatus, ConnectionStore, Platform, PlatformConnection, Publisher, Secret,
-    SystemClock, TokenCipher, User, UserStore,
+    Clock, ConnectionId, ConnectionStatus, ConnectionStore, Platform, PlatformConnection,
+    Publisher, Secret, SystemClock, TokenCipher, User, UserStore,
 };
 
 pub struct Env {
@@ -49,11 +50,24 @@ impl Env {
             config,
         );
         let outbox_path = dir.path().join("outbox.jsonl");
-        Env { dir, store, blobs, clock, posts, scheduling, notifier: Arc::new(RecordingNotifier::new()), outbox_path }
+        Env {
+            dir,
+            store,
+            blobs,
+            clock,
+            posts,
+            scheduling,
+            notifier: Arc::new(RecordingNotifier::new()),
+            outbox_path,
+        }
     }
 
     pub fn outbox(&self, platform: Platform) -> OutboxPublisher {
-        OutboxPublisher::builder().with_path(&self.outbox_path).with_platform(platform).build().unwrap()
+        OutboxPublisher::builder()
+            .with_path(&self.outbox_path)
+            .with_platform(platform)
+            .build()
+            .unwrap()
     }
 
     pub fn publishing(&self, publishers: Vec<Arc<dyn Publisher>>) -> Arc<PublishingService> {
@@ -70,13 +84,28 @@ impl Env {
                 NotificationService::new(vec![self.notifier.clone()], self.clock.clone()),
                 self.clock.clone(),
             )
-            .with_retry(RetryConfig { base_delay: Duration::from_millis(50), ..RetryConfig::default() }),
+            .with_retry(RetryConfig {
+                base_delay: Duration::from_millis(50),
+                ..RetryConfig::default()
+            }),
         )
     }
 
-    pub fn worker(&self, publishing: Arc<PublishingService>, concurrency: usize, lease: Duration) -> WorkerHandle {
-        let config = WorkerConfig { concurrency, lease, max_idle: Duration::from_millis(500), ..WorkerConfig::default() };
-        Worker::new(self.store.clone(), config).with_handler(PUBLISH_JOB, publishing).spawn()
+    pub fn worker(
+        &self,
+        publishing: Arc<PublishingService>,
+        concurrency: usize,
+        lease: Duration,
+    ) -> WorkerHandle {
+        let config = WorkerConfig {
+            concurrency,
+            lease,
+            max_idle: Duration::from_millis(500),
+            ..WorkerConfig::default()
+        };
+        Worker::new(self.store.clone(), config)
+            .with_handler(PUBLISH_JOB, publishing)
+            .spawn()
     }
 
     pub async fn user_with_accounts(&self, email: &str, platforms: &[Platform]) -> User {

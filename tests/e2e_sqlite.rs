@@ -1,4 +1,5 @@
 //! End to end on the embedded default: SQLite store and queue, files, the outbox publisher.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -12,26 +13,47 @@ use chrono::{DateTime, Utc};
 use common::{Env, outbox_entries};
 use quflux::services::{ScheduleRequest, SchedulingConfig};
 use quflux::{
-    AttemptOutcome, JobQueue, Lookup, Platform, PlatformConnection, PlatformPostId, PostContent, PublicationFilter,
-    PublicationStatus, PublicationStore, PublishRequest, PublishedPost, Publisher, PUBLISHING_QUEUE, Result,
+    AttemptOutcome, JobQueue, Lookup, PUBLISHING_QUEUE, Platform, PlatformConnection,
+    PlatformPostId, PostContent, PublicationFilter, PublicationStatus, PublicationStore,
+    PublishRequest, PublishedPost, Publisher, Result,
 };
 
-const ZONES: [&str; 5] = ["America/New_York", "Europe/Paris", "Asia/Tokyo", "Australia/Sydney", "UTC"];
+const ZONES: [&str; 5] = [
+    "America/New_York",
+    "Europe/Paris",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "UTC",
+];
 
 fn no_conflict_checks() -> SchedulingConfig {
-    SchedulingConfig { min_gap: Duration::ZERO, ..SchedulingConfig::default() }
+    SchedulingConfig {
+        min_gap: Duration::ZERO,
+        ..SchedulingConfig::default()
+    }
 }
 
-async fn schedule_many(env: &Env, user: &quflux::User, n: usize, window: Duration, lead: Duration) -> HashMap<String, DateTime<Utc>> {
+async fn schedule_many(
+    env: &Env,
+    user: &quflux::User,
+    n: usize,
+    window: Duration,
+    lead: Duration,
+) -> HashMap<String, DateTime<Utc>> {
     let base = env_now() + chrono::Duration::from_std(lead).unwrap();
     let mut due_by_text = HashMap::new();
     for i in 0..n {
         let zone = ZONES[i % ZONES.len()];
         let tz: chrono_tz::Tz = zone.parse().unwrap();
-        let offset = chrono::Duration::milliseconds((window.as_millis() as i64 * i as i64) / n as i64);
+        let offset =
+            chrono::Duration::milliseconds((window.as_millis() as i64 * i as i64) / n as i64);
         let due = base + offset;
         let text = format!("post number {i} scheduled in {zone}");
-        let post = env.posts.create(user.id, PostContent::text(&text)).await.unwrap();
+        let post = env
+            .posts
+            .create(user.id, PostContent::text(&text))
+            .await
+            .unwrap();
         let scheduled = env
             .scheduling
             .schedule(
@@ -45,7 +67,10 @@ async fn schedule_many(env: &Env, user: &quflux::User, n: usize, window: Duratio
             )
             .await
             .unwrap();
-        assert_eq!(scheduled.schedule.scheduled_at, due, "wall time in {zone} resolves back to the same instant");
+        assert_eq!(
+            scheduled.schedule.scheduled_at, due,
+            "wall time in {zone} resolves back to the same instant"
+        );
         due_by_text.insert(text, due);
     }
     due_by_text
@@ -58,27 +83,54 @@ fn env_now() -> DateTime<Utc> {
 async fn wait_all_published(env: &Env, user: &quflux::User, n: usize, limit: Duration) {
     let started = Instant::now();
     loop {
-        let filter = PublicationFilter { status: Some(PublicationStatus::Published), limit: Some(1000), ..Default::default() };
-        let done = env.store.list_publications(user.id, &filter).await.unwrap().len();
+        let filter = PublicationFilter {
+            status: Some(PublicationStatus::Published),
+            limit: Some(1000),
+            ..Default::default()
+        };
+        let done = env
+            .store
+            .list_publications(user.id, &filter)
+            .await
+            .unwrap()
+            .len();
         if done >= n {
             return;
         }
-        assert!(started.elapsed() < limit, "only {done}/{n} published after {limit:?}");
+        assert!(
+            started.elapsed() < limit,
+            "only {done}/{n} published after {limit:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
 async fn assert_queue_empty(env: &Env) {
     let stats = env.store.stats(PUBLISHING_QUEUE).await.unwrap();
-    assert_eq!((stats.queued, stats.running, stats.dead), (0, 0, 0), "queue drained: {stats:?}");
+    assert_eq!(
+        (stats.queued, stats.running, stats.dead),
+        (0, 0, 0),
+        "queue drained: {stats:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_posts_in_several_time_zones_publish_exactly_once_and_never_early() {
     let env = Env::new(no_conflict_checks()).await;
-    let user = env.user_with_accounts("many@example.com", &[Platform::Twitter]).await;
+    let user = env
+        .user_with_accounts("many@example.com", &[Platform::Twitter])
+        .await;
     let n = 1000;
-    let due_by_text = schedule_many(&env, &user, n, Duration::from_secs(4), Duration::from_secs(3)).await;
+    let t0 = Instant::now();
+    let due_by_text = schedule_many(
+        &env,
+        &user,
+        n,
+        Duration::from_secs(4),
+        Duration::from_secs(12),
+    )
+    .await;
+    eprintln!("scheduled {n} in {:?}", t0.elapsed());
     let publishing = env.publishing(vec![Arc::new(env.outbox(Platform::Twitter))]);
     let worker = env.worker(publishing, 16, Duration::from_secs(30));
     wait_all_published(&env, &user, n, Duration::from_secs(120)).await;
@@ -92,16 +144,35 @@ async fn thousand_posts_in_several_time_zones_publish_exactly_once_and_never_ear
     assert_eq!(texts.len(), n, "no post missing");
     for e in &entries {
         let due = due_by_text[&e.text];
-        assert!(e.at >= due, "{} published at {} before its due time {}", e.text, e.at, due);
+        assert!(
+            e.at >= due,
+            "{} published at {} before its due time {}",
+            e.text,
+            e.at,
+            due
+        );
     }
     let pubs = env
         .store
-        .list_publications(user.id, &PublicationFilter { limit: Some(1000), ..Default::default() })
+        .list_publications(
+            user.id,
+            &PublicationFilter {
+                limit: Some(1000),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(pubs.len(), n);
-    assert!(pubs.iter().all(|p| p.status == PublicationStatus::Published && p.attempts.len() == 1));
-    assert_eq!(env.notifier.notifications().len(), n, "one success notification each");
+    assert!(
+        pubs.iter()
+            .all(|p| p.status == PublicationStatus::Published && p.attempts.len() == 1)
+    );
+    assert_eq!(
+        env.notifier.notifications().len(),
+        n,
+        "one success notification each"
+    );
     assert_queue_empty(&env).await;
 }
 
@@ -137,10 +208,19 @@ impl Publisher for HangsAfterSending {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_killed_mid_publish_and_restarted_loses_nothing_and_duplicates_nothing() {
     let env = Env::new(no_conflict_checks()).await;
-    let user = env.user_with_accounts("crash@example.com", &[Platform::Twitter]).await;
+    let user = env
+        .user_with_accounts("crash@example.com", &[Platform::Twitter])
+        .await;
     let n = 60;
     let hung = 8;
-    schedule_many(&env, &user, n, Duration::from_secs(1), Duration::from_secs(2)).await;
+    schedule_many(
+        &env,
+        &user,
+        n,
+        Duration::from_secs(1),
+        Duration::from_secs(2),
+    )
+    .await;
 
     // Worker 1 sends `hung` posts that never get an answer, then is killed abruptly.
     let crashing = Arc::new(HangsAfterSending {
@@ -152,20 +232,37 @@ async fn worker_killed_mid_publish_and_restarted_loses_nothing_and_duplicates_no
     let worker1 = env.worker(env.publishing(vec![crashing.clone()]), hung, lease);
     let started = Instant::now();
     while outbox_entries(&env.outbox_path).len() < hung {
-        assert!(started.elapsed() < Duration::from_secs(30), "worker 1 never sent its posts");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "worker 1 never sent its posts"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     worker1.kill();
     let stuck = env
         .store
-        .list_publications(user.id, &PublicationFilter { status: Some(PublicationStatus::Publishing), ..Default::default() })
+        .list_publications(
+            user.id,
+            &PublicationFilter {
+                status: Some(PublicationStatus::Publishing),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
-    assert_eq!(stuck.len(), hung, "the killed worker left its in-flight attempts marked publishing");
+    assert_eq!(
+        stuck.len(),
+        hung,
+        "the killed worker left its in-flight attempts marked publishing"
+    );
 
     // Worker 2, a fresh process-like instance with its own outbox reader, takes over.
-    let worker2 = env.worker(env.publishing(vec![Arc::new(env.outbox(Platform::Twitter))]), 8, lease);
+    let worker2 = env.worker(
+        env.publishing(vec![Arc::new(env.outbox(Platform::Twitter))]),
+        8,
+        lease,
+    );
     wait_all_published(&env, &user, n, Duration::from_secs(60)).await;
     worker2.shutdown().await.unwrap();
 
@@ -175,18 +272,38 @@ async fn worker_killed_mid_publish_and_restarted_loses_nothing_and_duplicates_no
     assert_eq!(keys.len(), n);
     let pubs = env
         .store
-        .list_publications(user.id, &PublicationFilter { limit: Some(1000), ..Default::default() })
+        .list_publications(
+            user.id,
+            &PublicationFilter {
+                limit: Some(1000),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let settled: Vec<_> = pubs
         .iter()
-        .filter(|p| p.attempts.iter().any(|a| a.outcome == AttemptOutcome::ConfirmedByLookup))
+        .filter(|p| {
+            p.attempts
+                .iter()
+                .any(|a| a.outcome == AttemptOutcome::ConfirmedByLookup)
+        })
         .collect();
-    assert_eq!(settled.len(), hung, "each interrupted attempt was settled by lookup, not re-sent");
+    assert_eq!(
+        settled.len(),
+        hung,
+        "each interrupted attempt was settled by lookup, not re-sent"
+    );
     for p in &settled {
         assert_eq!(p.attempts.len(), 1, "settled without a second attempt");
-        let entry = entries.iter().find(|e| e.idempotency_key == p.idempotency_key).unwrap();
-        assert_eq!(p.platform_post_id.as_ref().unwrap().as_str(), entry.platform_post_id);
+        let entry = entries
+            .iter()
+            .find(|e| e.idempotency_key == p.idempotency_key)
+            .unwrap();
+        assert_eq!(
+            p.platform_post_id.as_ref().unwrap().as_str(),
+            entry.platform_post_id
+        );
     }
     assert_queue_empty(&env).await;
 }
@@ -194,8 +311,17 @@ async fn worker_killed_mid_publish_and_restarted_loses_nothing_and_duplicates_no
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_worker_picks_up_schedules_written_before_it_started() {
     let env = Env::new(no_conflict_checks()).await;
-    let user = env.user_with_accounts("restart@example.com", &[Platform::Twitter, Platform::Mastodon]).await;
-    let post = env.posts.create(user.id, PostContent::text("survives restarts")).await.unwrap();
+    let user = env
+        .user_with_accounts(
+            "restart@example.com",
+            &[Platform::Twitter, Platform::Mastodon],
+        )
+        .await;
+    let post = env
+        .posts
+        .create(user.id, PostContent::text("survives restarts"))
+        .await
+        .unwrap();
     let due = Utc::now() + chrono::Duration::milliseconds(800);
     env.scheduling
         .schedule(
@@ -211,8 +337,10 @@ async fn a_restarted_worker_picks_up_schedules_written_before_it_started() {
         .unwrap();
     // Nothing runs until after the due time; then a worker starts from the durable queue.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let publishing =
-        env.publishing(vec![Arc::new(env.outbox(Platform::Twitter)), Arc::new(env.outbox(Platform::Mastodon))]);
+    let publishing = env.publishing(vec![
+        Arc::new(env.outbox(Platform::Twitter)),
+        Arc::new(env.outbox(Platform::Mastodon)),
+    ]);
     let worker = env.worker(publishing, 4, Duration::from_secs(30));
     wait_all_published(&env, &user, 2, Duration::from_secs(20)).await;
     worker.shutdown().await.unwrap();

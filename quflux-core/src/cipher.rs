@@ -24,7 +24,10 @@ impl fmt::Debug for AesGcmCipher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut ids: Vec<&String> = self.keys.keys().collect();
         ids.sort();
-        f.debug_struct("AesGcmCipher").field("current", &self.current).field("key_ids", &ids).finish()
+        f.debug_struct("AesGcmCipher")
+            .field("current", &self.current)
+            .field("key_ids", &ids)
+            .finish()
     }
 }
 
@@ -32,8 +35,14 @@ impl AesGcmCipher {
     /// A cipher with one key, given as 32 raw bytes.
     pub fn new(key_id: &str, key: &Secret<[u8; 32]>) -> Self {
         let mut keys = HashMap::new();
-        keys.insert(key_id.to_owned(), Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key.expose())));
-        Self { current: key_id.to_owned(), keys }
+        keys.insert(
+            key_id.to_owned(),
+            Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key.expose())),
+        );
+        Self {
+            current: key_id.to_owned(),
+            keys,
+        }
     }
 
     /// A cipher with one key given as base64 of 32 bytes (how keys travel in configuration).
@@ -51,14 +60,19 @@ impl AesGcmCipher {
 
     /// Adds an older key for decryption only.
     pub fn with_old_key(mut self, key_id: &str, key: &Secret<[u8; 32]>) -> Self {
-        self.keys.insert(key_id.to_owned(), Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key.expose())));
+        self.keys.insert(
+            key_id.to_owned(),
+            Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key.expose())),
+        );
         self
     }
 
     /// Makes `key_id` (already in the ring) the key new tokens are encrypted with.
     pub fn with_current(mut self, key_id: &str) -> Result<Self> {
         if !self.keys.contains_key(key_id) {
-            return Err(Error::Config(format!("token cipher: key id `{key_id}` is not in the key ring")));
+            return Err(Error::Config(format!(
+                "token cipher: key id `{key_id}` is not in the key ring"
+            )));
         }
         self.current = key_id.to_owned();
         Ok(self)
@@ -75,39 +89,64 @@ pub fn decode_key(key_b64: &Secret<String>) -> Result<Secret<[u8; 32]>> {
     let bytes = STANDARD
         .decode(key_b64.expose().trim())
         .map_err(|_| Error::Config("token cipher: key is not valid base64".into()))?;
-    let raw: [u8; 32] =
-        bytes.try_into().map_err(|_| Error::Config("token cipher: key must be 32 bytes (base64 of 32 bytes)".into()))?;
+    let raw: [u8; 32] = bytes.try_into().map_err(|_| {
+        Error::Config("token cipher: key must be 32 bytes (base64 of 32 bytes)".into())
+    })?;
     Ok(Secret::new(raw))
 }
 
 fn tampered() -> Error {
-    Error::other(SERVICE, "token could not be decrypted (wrong key or tampered ciphertext)")
+    Error::other(
+        SERVICE,
+        "token could not be decrypted (wrong key or tampered ciphertext)",
+    )
 }
 
 impl TokenCipher for AesGcmCipher {
     fn encrypt(&self, plaintext: &Secret<String>) -> Result<EncryptedToken> {
-        let cipher = self.keys.get(&self.current).ok_or_else(|| Error::Config("token cipher: no current key".into()))?;
+        let cipher = self
+            .keys
+            .get(&self.current)
+            .ok_or_else(|| Error::Config("token cipher: no current key".into()))?;
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-        let payload = aes_gcm::aead::Payload { msg: plaintext.expose().as_bytes(), aad: self.current.as_bytes() };
-        let ct = cipher.encrypt(&nonce, payload).map_err(|_| Error::other(SERVICE, "encryption failed"))?;
+        let payload = aes_gcm::aead::Payload {
+            msg: plaintext.expose().as_bytes(),
+            aad: self.current.as_bytes(),
+        };
+        let ct = cipher
+            .encrypt(&nonce, payload)
+            .map_err(|_| Error::other(SERVICE, "encryption failed"))?;
         let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
         out.extend_from_slice(nonce.as_slice());
         out.extend_from_slice(&ct);
-        Ok(EncryptedToken { key_id: self.current.clone(), ciphertext: STANDARD.encode(out) })
+        Ok(EncryptedToken {
+            key_id: self.current.clone(),
+            ciphertext: STANDARD.encode(out),
+        })
     }
 
     fn decrypt(&self, token: &EncryptedToken) -> Result<Secret<String>> {
         let cipher = self.keys.get(&token.key_id).ok_or_else(|| {
-            Error::Config(format!("token cipher: token was encrypted with unknown key id `{}`", token.key_id))
+            Error::Config(format!(
+                "token cipher: token was encrypted with unknown key id `{}`",
+                token.key_id
+            ))
         })?;
         let raw = STANDARD.decode(&token.ciphertext).map_err(|_| tampered())?;
         if raw.len() < NONCE_LEN + 16 {
             return Err(tampered());
         }
         let (nonce, ct) = raw.split_at(NONCE_LEN);
-        let payload = aes_gcm::aead::Payload { msg: ct, aad: token.key_id.as_bytes() };
-        let pt = cipher.decrypt(Nonce::from_slice(nonce), payload).map_err(|_| tampered())?;
-        String::from_utf8(pt).map(Secret::new).map_err(|_| tampered())
+        let payload = aes_gcm::aead::Payload {
+            msg: ct,
+            aad: token.key_id.as_bytes(),
+        };
+        let pt = cipher
+            .decrypt(Nonce::from_slice(nonce), payload)
+            .map_err(|_| tampered())?;
+        String::from_utf8(pt)
+            .map(Secret::new)
+            .map_err(|_| tampered())
     }
 }
 
@@ -148,7 +187,13 @@ mod tests {
         let token = old.encrypt(&Secret::new("tok".to_owned())).unwrap();
         let rotated = AesGcmCipher::new("k2", &k2).with_old_key("k1", &k1);
         assert_eq!(rotated.decrypt(&token).unwrap().expose(), "tok");
-        assert_eq!(rotated.encrypt(&Secret::new("n".to_owned())).unwrap().key_id, "k2");
+        assert_eq!(
+            rotated
+                .encrypt(&Secret::new("n".to_owned()))
+                .unwrap()
+                .key_id,
+            "k2"
+        );
         assert!(!format!("{rotated:?}").contains("[2"));
     }
 

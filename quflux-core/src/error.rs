@@ -118,7 +118,10 @@ pub enum Error {
 }
 
 fn first_rule(violations: &[Violation]) -> &str {
-    violations.first().map(|v| v.rule.as_str()).unwrap_or("none")
+    violations
+        .first()
+        .map(|v| v.rule.as_str())
+        .unwrap_or("none")
 }
 
 /// The fieldless mirror of [`enum@Error`]: for metrics labels, stored failure reasons and HTTP mapping.
@@ -234,17 +237,26 @@ impl Error {
 
     /// Shorthand for [`Error::InvalidInput`].
     pub fn invalid_input(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::InvalidInput { field: field.into(), message: message.into() }
+        Self::InvalidInput {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// Shorthand for [`Error::Other`] from any error.
     pub fn other(service: &'static str, source: impl Into<BoxError>) -> Self {
-        Self::Other { service, source: source.into() }
+        Self::Other {
+            service,
+            source: source.into(),
+        }
     }
 
     /// Shorthand for [`Error::Transient`] from any error.
     pub fn transient(service: &'static str, source: impl Into<BoxError>) -> Self {
-        Self::Transient { service, source: source.into() }
+        Self::Transient {
+            service,
+            source: source.into(),
+        }
     }
 
     /// The full message including the chain of sources, for logs and stored failure reasons.
@@ -273,15 +285,24 @@ mod tests {
         };
         assert!(rl.is_retryable());
         assert_eq!(rl.retry_after(), Some(Duration::from_secs(9)));
-        let unknown = Error::OutcomeUnknown { service: "x", source: "timeout".into() };
+        let unknown = Error::OutcomeUnknown {
+            service: "x",
+            source: "timeout".into(),
+        };
         assert!(!unknown.is_retryable());
         assert_eq!(unknown.kind(), ErrorKind::OutcomeUnknown);
-        assert_eq!(ErrorKind::parse(unknown.kind().as_str()), ErrorKind::OutcomeUnknown);
+        assert_eq!(
+            ErrorKind::parse(unknown.kind().as_str()),
+            ErrorKind::OutcomeUnknown
+        );
     }
 
     #[test]
     fn detailed_message_includes_sources() {
         let e = Error::transient("db", std::io::Error::other("connection reset"));
-        assert_eq!(e.detailed_message(), "db is temporarily unavailable: connection reset");
+        assert_eq!(
+            e.detailed_message(),
+            "db is temporarily unavailable: connection reset"
+        );
     }
 }

@@ -38,7 +38,8 @@ pub mod worker;
 
 pub use error::{BoxError, Error, ErrorKind, Result, Violation};
 pub use ids::{
-    ConnectionId, JobId, MediaId, NotificationId, PlatformPostId, PostId, PublicationId, ScheduleId, UserId,
+    ConnectionId, JobId, MediaId, NotificationId, PlatformPostId, PostId, PublicationId,
+    ScheduleId, UserId,
 };
 pub use model::*;
 pub use ports::*;

@@ -18,7 +18,10 @@ use crate::{Error, Result};
 /// Parses an IANA time zone name, e.g. `Europe/Paris`.
 pub fn parse_time_zone(name: &str) -> Result<Tz> {
     name.trim().parse::<Tz>().map_err(|_| {
-        Error::invalid_input("time_zone", format!("`{name}` is not an IANA time zone name (e.g. `Europe/Paris`)"))
+        Error::invalid_input(
+            "time_zone",
+            format!("`{name}` is not an IANA time zone name (e.g. `Europe/Paris`)"),
+        )
     })
 }
 
@@ -34,9 +37,12 @@ pub fn resolve_local(local: NaiveDateTime, tz: Tz) -> DateTime<Utc> {
             let mut probe = local;
             for _ in 0..(48 * 4) {
                 probe -= chrono::Duration::minutes(15);
-                if let LocalResult::Single(t) | LocalResult::Ambiguous(t, _) = tz.from_local_datetime(&probe) {
+                if let LocalResult::Single(t) | LocalResult::Ambiguous(t, _) =
+                    tz.from_local_datetime(&probe)
+                {
                     let offset = t.offset().fix();
-                    let utc_naive = local - chrono::Duration::seconds(i64::from(offset.local_minus_utc()));
+                    let utc_naive =
+                        local - chrono::Duration::seconds(i64::from(offset.local_minus_utc()));
                     return Utc.from_utc_datetime(&utc_naive);
                 }
             }
@@ -49,14 +55,22 @@ pub fn resolve_local(local: NaiveDateTime, tz: Tz) -> DateTime<Utc> {
 /// Parses a wall-clock time given as `YYYY-MM-DDTHH:MM[:SS]` (no offset).
 pub fn parse_local_time(s: &str) -> Result<NaiveDateTime> {
     let s = s.trim();
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
             return Ok(t);
         }
     }
     Err(Error::invalid_input(
         "local_time",
-        format!("`{s}` is not a wall-clock time like 2026-03-08T09:30 (no offset; the zone is given separately)"),
+        format!(
+            "`{s}` is not a wall-clock time like 2026-03-08T09:30 (no offset; the zone is given separately)"
+        ),
     ))
 }
 
@@ -92,40 +106,67 @@ mod tests {
     fn spring_forward_gap_moves_forward_by_the_gap_in_new_york() {
         let tz = parse_time_zone("America/New_York").unwrap();
         // 2026-03-08 02:00 EST -> 03:00 EDT; 02:30 does not exist.
-        assert_eq!(resolve_local(at("2026-03-08T02:30"), tz), utc("2026-03-08T07:30:00Z"));
+        assert_eq!(
+            resolve_local(at("2026-03-08T02:30"), tz),
+            utc("2026-03-08T07:30:00Z")
+        );
         // Which is 03:30 local (EDT).
-        assert_eq!(resolve_local(at("2026-03-08T03:30"), tz), utc("2026-03-08T07:30:00Z"));
+        assert_eq!(
+            resolve_local(at("2026-03-08T03:30"), tz),
+            utc("2026-03-08T07:30:00Z")
+        );
     }
 
     #[test]
     fn spring_forward_gap_moves_forward_by_the_gap_in_berlin() {
         let tz = parse_time_zone("Europe/Berlin").unwrap();
         // 2026-03-29 02:00 CET -> 03:00 CEST.
-        assert_eq!(resolve_local(at("2026-03-29T02:15"), tz), utc("2026-03-29T01:15:00Z"));
+        assert_eq!(
+            resolve_local(at("2026-03-29T02:15"), tz),
+            utc("2026-03-29T01:15:00Z")
+        );
     }
 
     #[test]
     fn spring_forward_gap_of_thirty_minutes_in_lord_howe() {
         let tz = parse_time_zone("Australia/Lord_Howe").unwrap();
         // 2026-10-04 02:00 +10:30 -> 02:30 +11:00; 02:10 does not exist.
-        assert_eq!(resolve_local(at("2026-10-04T02:10"), tz), utc("2026-10-03T15:40:00Z"));
+        assert_eq!(
+            resolve_local(at("2026-10-04T02:10"), tz),
+            utc("2026-10-03T15:40:00Z")
+        );
     }
 
     #[test]
     fn fall_back_overlap_takes_the_earlier_instant() {
         let ny = parse_time_zone("America/New_York").unwrap();
         // 2026-11-01 01:30 happens at 05:30Z (EDT) and 06:30Z (EST).
-        assert_eq!(resolve_local(at("2026-11-01T01:30"), ny), utc("2026-11-01T05:30:00Z"));
+        assert_eq!(
+            resolve_local(at("2026-11-01T01:30"), ny),
+            utc("2026-11-01T05:30:00Z")
+        );
         let london = parse_time_zone("Europe/London").unwrap();
         // 2026-10-25 01:30 happens at 00:30Z (BST) and 01:30Z (GMT).
-        assert_eq!(resolve_local(at("2026-10-25T01:30"), london), utc("2026-10-25T00:30:00Z"));
+        assert_eq!(
+            resolve_local(at("2026-10-25T01:30"), london),
+            utc("2026-10-25T00:30:00Z")
+        );
     }
 
     #[test]
     fn unknown_zone_and_bad_time_are_invalid_input() {
-        assert_eq!(parse_time_zone("Mars/Olympus").unwrap_err().kind(), crate::ErrorKind::InvalidInput);
-        assert_eq!(parse_local_time("tomorrow").unwrap_err().kind(), crate::ErrorKind::InvalidInput);
-        assert_eq!(parse_local_time("2026-13-01T00:00").unwrap_err().kind(), crate::ErrorKind::InvalidInput);
+        assert_eq!(
+            parse_time_zone("Mars/Olympus").unwrap_err().kind(),
+            crate::ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            parse_local_time("tomorrow").unwrap_err().kind(),
+            crate::ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            parse_local_time("2026-13-01T00:00").unwrap_err().kind(),
+            crate::ErrorKind::InvalidInput
+        );
     }
 
     #[test]
@@ -135,6 +176,9 @@ mod tests {
         let moved = with_date(before, NaiveDate::from_ymd_opt(2026, 3, 30).unwrap()); // CEST, UTC+2
         assert_eq!(resolve_local(before, tz), utc("2026-03-28T08:00:00Z"));
         assert_eq!(resolve_local(moved, tz), utc("2026-03-30T07:00:00Z"));
-        assert_eq!(resolve_local(moved, tz).with_timezone(&tz).time(), before.time());
+        assert_eq!(
+            resolve_local(moved, tz).with_timezone(&tz).time(),
+            before.time()
+        );
     }
 }

@@ -143,7 +143,13 @@ impl WorkerHandle {
 impl Worker {
     /// A worker on `queue` with no handlers.
     pub fn new(queue: Arc<dyn JobQueue>, config: WorkerConfig) -> Self {
-        Self { queue, handlers: HashMap::new(), config, clock: Arc::new(SystemClock), stats: Arc::default() }
+        Self {
+            queue,
+            handlers: HashMap::new(),
+            config,
+            clock: Arc::new(SystemClock),
+            stats: Arc::default(),
+        }
     }
 
     /// Uses `clock` for "now".
@@ -169,7 +175,11 @@ impl Worker {
         let stats = self.stats.clone();
         let token = shutdown.clone();
         let task = tokio::spawn(async move { self.run(token).await });
-        WorkerHandle { shutdown, task, stats }
+        WorkerHandle {
+            shutdown,
+            task,
+            stats,
+        }
     }
 
     /// Runs until `shutdown` is cancelled, then shuts down gracefully.
@@ -190,7 +200,15 @@ impl Worker {
                 continue;
             }
             let want = free.min(this.config.claim_batch.max(1));
-            let jobs = match this.queue.claim(&this.config.queues, &this.config.worker_id, want, this.config.lease).await
+            let jobs = match this
+                .queue
+                .claim(
+                    &this.config.queues,
+                    &this.config.worker_id,
+                    want,
+                    this.config.lease,
+                )
+                .await
             {
                 Ok(jobs) => {
                     error_backoff = Duration::from_millis(100);
@@ -207,7 +225,9 @@ impl Worker {
                 }
             };
             let claimed = jobs.len();
-            this.stats.claimed.fetch_add(claimed as u64, Ordering::Relaxed);
+            this.stats
+                .claimed
+                .fetch_add(claimed as u64, Ordering::Relaxed);
             for job in jobs {
                 if shutdown.is_cancelled() {
                     if let Err(e) = this.queue.release(&job).await {
@@ -254,7 +274,10 @@ impl Worker {
     async fn idle_wait(&self) -> Duration {
         let max = self.config.max_idle;
         match self.queue.next_wakeup(&self.config.queues).await {
-            Ok(Some(at)) => (at - self.clock.now()).to_std().unwrap_or(Duration::ZERO).min(max),
+            Ok(Some(at)) => (at - self.clock.now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .min(max),
             Ok(None) => max,
             Err(e) => {
                 tracing::warn!(error = %e.detailed_message(), "next_wakeup failed");

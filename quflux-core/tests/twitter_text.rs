@@ -15,7 +15,7 @@ fn fixture(name: &str) -> String {
 }
 
 fn yaml(name: &str) -> Value {
-    serde_yaml::from_str(&fixture(name)).unwrap()
+    serde_yaml::from_str(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 fn cases<'a>(doc: &'a Value, section: &str) -> &'a Vec<Value> {
@@ -30,8 +30,10 @@ fn run_counter_section(section: &str, config: &TwitterTextConfig) -> usize {
     let cases = cases(&doc, section);
     let mut failures = Vec::new();
     for case in cases {
-        let description = case["description"].as_str().unwrap();
-        let text = case["text"].as_str().unwrap();
+        let description = case["description"].as_str().unwrap_or_default();
+        let Some(text) = case["text"].as_str() else {
+            panic!("{description}: no text")
+        };
         let e = &case["expected"];
         let n = |key: &str| {
             e[key]
@@ -41,7 +43,9 @@ fn run_counter_section(section: &str, config: &TwitterTextConfig) -> usize {
         let got = twitter::parse_tweet(text, config);
         let expected = (
             n("weightedLength"),
-            e["valid"].as_bool().unwrap(),
+            e["valid"]
+                .as_bool()
+                .unwrap_or_else(|| panic!("{description}: valid")),
             n("permillage"),
             (n("validRangeStart"), n("validRangeEnd")),
             (n("displayRangeStart"), n("displayRangeEnd")),

@@ -1,5 +1,7 @@
 //! `FsBlobStore` on a temporary directory.
 #![cfg(feature = "fs")]
+// Helpers outside `#[test]` functions unwrap too: a failing fixture should fail the test.
+#![allow(clippy::unwrap_used)]
 
 use bytes::Bytes;
 use quflux_core::{BlobStore, ErrorKind};
@@ -175,4 +177,11 @@ async fn concurrent_writers_leave_one_whole_value() {
         "the stored value is one of the written ones, whole"
     );
     assert_eq!(files_under(dir.path()), vec!["key.bin".to_owned()]);
+}
+
+#[tokio::test]
+async fn passes_the_blob_store_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsBlobStore::new(dir.path().join("blobs")).unwrap();
+    quflux_core::testkit::blob_store::run_all(&store).await;
 }

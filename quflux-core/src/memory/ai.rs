@@ -6,7 +6,10 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::lock;
-use crate::{Error, GeneratedImage, GeneratedText, ImageGenerator, ImageTask, Result, TextGenerator, TextTask};
+use crate::{
+    Error, GeneratedImage, GeneratedText, ImageGenerator, ImageTask, Result, TextGenerator,
+    TextTask,
+};
 
 /// A [`TextGenerator`] returning scripted results in order and recording every task.
 ///
@@ -48,21 +51,31 @@ struct Script<T, Task> {
 
 impl<T, Task> Default for Script<T, Task> {
     fn default() -> Self {
-        Self { results: VecDeque::new(), tasks: Vec::new() }
+        Self {
+            results: VecDeque::new(),
+            tasks: Vec::new(),
+        }
     }
 }
 
 impl<T, Task: Clone> Script<T, Task> {
     fn next(&mut self, task: &Task, service: &'static str) -> Result<T> {
         self.tasks.push(task.clone());
-        self.results.pop_front().unwrap_or_else(|| Err(Error::other(service, "script exhausted")))
+        self.results
+            .pop_front()
+            .unwrap_or_else(|| Err(Error::other(service, "script exhausted")))
     }
 }
 
 impl ScriptedTextGenerator {
     /// A generator that returns `script`'s results in order.
     pub fn new(script: impl IntoIterator<Item = Result<GeneratedText>>) -> Self {
-        Self { state: Mutex::new(Script { results: script.into_iter().collect(), tasks: Vec::new() }) }
+        Self {
+            state: Mutex::new(Script {
+                results: script.into_iter().collect(),
+                tasks: Vec::new(),
+            }),
+        }
     }
 
     /// Appends a result to the script.
@@ -84,7 +97,12 @@ impl ScriptedTextGenerator {
 impl ScriptedImageGenerator {
     /// A generator that returns `script`'s results in order.
     pub fn new(script: impl IntoIterator<Item = Result<GeneratedImage>>) -> Self {
-        Self { state: Mutex::new(Script { results: script.into_iter().collect(), tasks: Vec::new() }) }
+        Self {
+            state: Mutex::new(Script {
+                results: script.into_iter().collect(),
+                tasks: Vec::new(),
+            }),
+        }
     }
 
     /// Appends a result to the script.
@@ -131,10 +149,18 @@ mod tests {
             model: "script".into(),
         };
         let ai = ScriptedImageGenerator::new([Ok(image.clone())]);
-        let task = ImageTask::Generate { prompt: "cat".into(), style: "realistic".into(), width: 1, height: 1 };
+        let task = ImageTask::Generate {
+            prompt: "cat".into(),
+            style: "realistic".into(),
+            width: 1,
+            height: 1,
+        };
         assert_eq!(ai.generate_image(&task).await.unwrap(), image);
         assert_eq!(ai.remaining(), 0);
-        assert_eq!(ai.generate_image(&task).await.unwrap_err().kind(), crate::ErrorKind::Other);
+        assert_eq!(
+            ai.generate_image(&task).await.unwrap_err().kind(),
+            crate::ErrorKind::Other
+        );
         assert_eq!(ai.tasks(), vec![task.clone(), task]);
     }
 }

@@ -9,7 +9,9 @@ use bytes::Bytes;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::lock;
-use crate::{BlobStore, Cache, Clock, Error, Notification, Notifier, Result, SystemClock, validate_blob_key};
+use crate::{
+    BlobStore, Cache, Clock, Error, Notification, Notifier, Result, SystemClock, validate_blob_key,
+};
 
 /// A [`Cache`] in memory. Expiry is measured on its [`Clock`]; an expired entry is never returned
 /// and stays until [`Cache::purge_expired`] or an overwrite removes it.
@@ -45,7 +47,10 @@ impl InMemoryCache {
 
     /// An empty cache on `clock`.
     pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
-        Self { clock, entries: Mutex::new(HashMap::new()) }
+        Self {
+            clock,
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Number of stored entries, expired ones included.
@@ -63,15 +68,27 @@ impl InMemoryCache {
 impl Cache for InMemoryCache {
     async fn get(&self, key: &str) -> Result<Option<serde_json::Value>> {
         let now = self.clock.now();
-        Ok(lock(&self.entries).get(key).filter(|e| e.is_live(now)).map(|e| e.value.clone()))
+        Ok(lock(&self.entries)
+            .get(key)
+            .filter(|e| e.is_live(now))
+            .map(|e| e.value.clone()))
     }
 
     async fn set(&self, key: &str, value: &serde_json::Value, ttl: Option<Duration>) -> Result<()> {
         let now = self.clock.now();
         let expires_at = ttl.map(|ttl| {
-            TimeDelta::from_std(ttl).ok().and_then(|d| now.checked_add_signed(d)).unwrap_or(DateTime::<Utc>::MAX_UTC)
+            TimeDelta::from_std(ttl)
+                .ok()
+                .and_then(|d| now.checked_add_signed(d))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC)
         });
-        lock(&self.entries).insert(key.to_owned(), CacheEntry { value: value.clone(), expires_at });
+        lock(&self.entries).insert(
+            key.to_owned(),
+            CacheEntry {
+                value: value.clone(),
+                expires_at,
+            },
+        );
         Ok(())
     }
 
@@ -122,7 +139,10 @@ impl BlobStore for InMemoryBlobStore {
 
     async fn get(&self, key: &str) -> Result<Bytes> {
         validate_blob_key(key)?;
-        lock(&self.blobs).get(key).map(|(b, _)| b.clone()).ok_or_else(|| Error::not_found(format!("blob {key}")))
+        lock(&self.blobs)
+            .get(key)
+            .map(|(b, _)| b.clone())
+            .ok_or_else(|| Error::not_found(format!("blob {key}")))
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
@@ -206,7 +226,9 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock reading `start`.
     pub fn new(start: DateTime<Utc>) -> Self {
-        Self { now: Mutex::new(start) }
+        Self {
+            now: Mutex::new(start),
+        }
     }
 
     /// Sets the time (it may go backwards).
@@ -217,7 +239,10 @@ impl ManualClock {
     /// Moves the time forward by `by`.
     pub fn advance(&self, by: Duration) {
         let mut now = lock(&self.now);
-        *now = TimeDelta::from_std(by).ok().and_then(|d| now.checked_add_signed(d)).unwrap_or(DateTime::<Utc>::MAX_UTC);
+        *now = TimeDelta::from_std(by)
+            .ok()
+            .and_then(|d| now.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
     }
 }
 
@@ -239,7 +264,10 @@ mod tests {
     async fn cache_expiry_follows_the_clock() {
         let clock = Arc::new(ManualClock::new(t0()));
         let cache = InMemoryCache::with_clock(clock.clone());
-        cache.set("a", &serde_json::json!(1), Some(Duration::from_secs(10))).await.unwrap();
+        cache
+            .set("a", &serde_json::json!(1), Some(Duration::from_secs(10)))
+            .await
+            .unwrap();
         cache.set("b", &serde_json::json!(2), None).await.unwrap();
         clock.advance(Duration::from_secs(9));
         assert_eq!(cache.get("a").await.unwrap(), Some(serde_json::json!(1)));
@@ -268,7 +296,10 @@ mod tests {
             created_at: t0(),
         };
         n.fail_next(1);
-        assert_eq!(n.notify(&note).await.unwrap_err().kind(), crate::ErrorKind::Transient);
+        assert_eq!(
+            n.notify(&note).await.unwrap_err().kind(),
+            crate::ErrorKind::Transient
+        );
         n.notify(&note).await.unwrap();
         assert_eq!(n.notifications(), vec![note]);
         assert_eq!(n.failed_deliveries(), 1);

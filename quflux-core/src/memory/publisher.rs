@@ -7,8 +7,8 @@ use async_trait::async_trait;
 
 use super::lock;
 use crate::{
-    Clock, ConnectionId, Error, Lookup, Platform, PlatformConnection, PlatformPostId, PublishRequest, PublishedPost,
-    Publisher, Result, SystemClock,
+    Clock, ConnectionId, Error, Lookup, Platform, PlatformConnection, PlatformPostId,
+    PublishRequest, PublishedPost, Publisher, Result, SystemClock,
 };
 
 /// One scripted outcome of [`StubPublisher`]'s `publish`.
@@ -79,7 +79,12 @@ struct StubState {
 impl StubPublisher {
     /// A stub for `platform` that succeeds unless scripted otherwise.
     pub fn new(platform: Platform) -> Self {
-        Self { platform, clock: Arc::new(SystemClock), lookup_indeterminate: false, state: Mutex::default() }
+        Self {
+            platform,
+            clock: Arc::new(SystemClock),
+            lookup_indeterminate: false,
+            state: Mutex::default(),
+        }
     }
 
     /// Uses `clock` for `published_at`.
@@ -160,7 +165,9 @@ impl StubPublisher {
         let id = format!("stub-{}", state.next_id);
         PublishedPost {
             url: Some(format!("https://stub.invalid/{}/{id}", self.platform)),
-            thread_ids: (1..=request.thread.len()).map(|i| PlatformPostId::new(format!("{id}-{i}"))).collect(),
+            thread_ids: (1..=request.thread.len())
+                .map(|i| PlatformPostId::new(format!("{id}-{i}")))
+                .collect(),
             platform_post_id: PlatformPostId::new(id),
             published_at: self.clock.now(),
         }
@@ -173,7 +180,11 @@ impl Publisher for StubPublisher {
         self.platform
     }
 
-    async fn publish(&self, connection: &PlatformConnection, request: &PublishRequest) -> Result<PublishedPost> {
+    async fn publish(
+        &self,
+        connection: &PlatformConnection,
+        request: &PublishRequest,
+    ) -> Result<PublishedPost> {
         let mut state = self.state();
         state.requests.push(request.clone());
         let (posted, result) = match state.script.pop_front().unwrap_or(StubOutcome::Succeed) {
@@ -183,10 +194,16 @@ impl Publisher for StubPublisher {
             }
             StubOutcome::Return(Ok(post)) => (Some(post.clone()), Ok(post)),
             StubOutcome::Return(Err(error)) => (None, Err(error)),
-            StubOutcome::PostThenFail(error) => (Some(self.fresh_post(&mut state, request)), Err(error)),
+            StubOutcome::PostThenFail(error) => {
+                (Some(self.fresh_post(&mut state, request)), Err(error))
+            }
         };
         if let Some(post) = posted {
-            state.posts.push(StubPost { connection_id: connection.id, request: request.clone(), post });
+            state.posts.push(StubPost {
+                connection_id: connection.id,
+                request: request.clone(),
+                post,
+            });
         }
         result
     }
@@ -203,14 +220,20 @@ impl Publisher for StubPublisher {
         Ok(())
     }
 
-    async fn lookup(&self, _connection: &PlatformConnection, request: &PublishRequest) -> Result<Lookup> {
+    async fn lookup(
+        &self,
+        _connection: &PlatformConnection,
+        request: &PublishRequest,
+    ) -> Result<Lookup> {
         let mut state = self.state();
         state.lookups += 1;
         if let Some(scripted) = state.lookup_script.pop_front() {
             return scripted;
         }
         if self.lookup_indeterminate {
-            return Ok(Lookup::Indeterminate { reason: "the stub was built without lookup support".into() });
+            return Ok(Lookup::Indeterminate {
+                reason: "the stub was built without lookup support".into(),
+            });
         }
         Ok(state
             .posts
@@ -234,7 +257,10 @@ mod tests {
             platform: Platform::Bluesky,
             platform_user_id: "did:plc:stub".into(),
             platform_username: "stub.bsky.social".into(),
-            access_token: EncryptedToken { key_id: "k".into(), ciphertext: "x".into() },
+            access_token: EncryptedToken {
+                key_id: "k".into(),
+                ciphertext: "x".into(),
+            },
             refresh_token: None,
             expires_at: None,
             scopes: Vec::new(),
@@ -261,7 +287,10 @@ mod tests {
     }
 
     fn unknown() -> Error {
-        Error::OutcomeUnknown { service: "bluesky", source: "timeout after send".into() }
+        Error::OutcomeUnknown {
+            service: "bluesky",
+            source: "timeout after send".into(),
+        }
     }
 
     #[tokio::test]
@@ -271,7 +300,13 @@ mod tests {
         let a = stub.publish(&c, &request("a")).await.unwrap();
         let b = stub.publish(&c, &request("b")).await.unwrap();
         assert_eq!(a.platform_post_id.as_str(), "stub-1");
-        assert_eq!(a.thread_ids, vec![PlatformPostId::new("stub-1-1"), PlatformPostId::new("stub-1-2")]);
+        assert_eq!(
+            a.thread_ids,
+            vec![
+                PlatformPostId::new("stub-1-1"),
+                PlatformPostId::new("stub-1-2")
+            ]
+        );
         assert_ne!(a.platform_post_id, b.platform_post_id);
         assert_eq!(stub.publish_calls(), 2);
         assert_eq!(stub.published(), vec![a, b]);
@@ -294,9 +329,15 @@ mod tests {
         let err = stub.publish(&c, &request("k")).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Transient);
         assert!(stub.published().is_empty());
-        assert_eq!(stub.lookup(&c, &request("k")).await.unwrap(), Lookup::NotPublished);
+        assert_eq!(
+            stub.lookup(&c, &request("k")).await.unwrap(),
+            Lookup::NotPublished
+        );
         assert_eq!(stub.publish(&c, &request("k")).await.unwrap(), custom);
-        assert_eq!(stub.lookup(&c, &request("k")).await.unwrap(), Lookup::Published(custom));
+        assert_eq!(
+            stub.lookup(&c, &request("k")).await.unwrap(),
+            Lookup::Published(custom)
+        );
         assert_eq!(stub.publish_calls(), 2);
         assert_eq!(stub.lookup_calls(), 2);
     }
@@ -313,7 +354,10 @@ mod tests {
             Lookup::Published(post) => assert_eq!(post, stub.published()[0]),
             other => panic!("expected Published, got {other:?}"),
         }
-        assert_eq!(stub.lookup(&c, &request("other")).await.unwrap(), Lookup::NotPublished);
+        assert_eq!(
+            stub.lookup(&c, &request("other")).await.unwrap(),
+            Lookup::NotPublished
+        );
     }
 
     #[tokio::test]
@@ -322,9 +366,15 @@ mod tests {
         let c = connection();
         stub.push_post_then_fail(unknown());
         let _ = stub.publish(&c, &request("k")).await;
-        assert!(matches!(stub.lookup(&c, &request("k")).await.unwrap(), Lookup::Indeterminate { .. }));
+        assert!(matches!(
+            stub.lookup(&c, &request("k")).await.unwrap(),
+            Lookup::Indeterminate { .. }
+        ));
         stub.push_lookup(Err(Error::transient("bluesky", "503")));
-        assert_eq!(stub.lookup(&c, &request("k")).await.unwrap_err().kind(), ErrorKind::Transient);
+        assert_eq!(
+            stub.lookup(&c, &request("k")).await.unwrap_err().kind(),
+            ErrorKind::Transient
+        );
     }
 
     #[tokio::test]
@@ -335,7 +385,10 @@ mod tests {
         stub.delete(&c, &post.platform_post_id).await.unwrap();
         assert!(stub.published().is_empty());
         assert_eq!(stub.deleted(), vec![post.platform_post_id.clone()]);
-        assert_eq!(stub.lookup(&c, &request("d")).await.unwrap(), Lookup::NotPublished);
+        assert_eq!(
+            stub.lookup(&c, &request("d")).await.unwrap(),
+            Lookup::NotPublished
+        );
         let err = stub.delete(&c, &post.platform_post_id).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NotFound);
     }
@@ -352,7 +405,14 @@ mod tests {
     #[tokio::test]
     async fn manual_clock_sets_published_at() {
         let at = "2026-05-01T08:00:00Z".parse().unwrap();
-        let stub = StubPublisher::new(Platform::Bluesky).with_clock(Arc::new(crate::memory::ManualClock::new(at)));
-        assert_eq!(stub.publish(&connection(), &request("t")).await.unwrap().published_at, at);
+        let stub = StubPublisher::new(Platform::Bluesky)
+            .with_clock(Arc::new(crate::memory::ManualClock::new(at)));
+        assert_eq!(
+            stub.publish(&connection(), &request("t"))
+                .await
+                .unwrap()
+                .published_at,
+            at
+        );
     }
 }

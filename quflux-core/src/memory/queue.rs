@@ -10,7 +10,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::Notify;
 
 use super::lock;
-use crate::{Clock, EnqueueOutcome, Enqueued, Error, Job, JobId, JobQueue, JobState, NewJob, QueueStats, Result, SystemClock};
+use crate::{
+    Clock, EnqueueOutcome, Enqueued, Error, Job, JobId, JobQueue, JobState, NewJob, QueueStats,
+    Result, SystemClock,
+};
 
 /// A [`JobQueue`] in memory, following the trait contract exactly.
 ///
@@ -49,7 +52,11 @@ impl InMemoryQueue {
 
     /// An empty queue on `clock`.
     pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
-        Self { clock, state: Mutex::new(QueueState::default()), changed: Notify::new() }
+        Self {
+            clock,
+            state: Mutex::new(QueueState::default()),
+            changed: Notify::new(),
+        }
     }
 
     /// A snapshot of every job (any queue, any state), ordered by creation.
@@ -72,7 +79,10 @@ impl InMemoryQueue {
 
 /// `at + d`, saturating instead of overflowing.
 fn plus(at: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
-    TimeDelta::from_std(d).ok().and_then(|d| at.checked_add_signed(d)).unwrap_or(DateTime::<Utc>::MAX_UTC)
+    TimeDelta::from_std(d)
+        .ok()
+        .and_then(|d| at.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 fn clear_lease(job: &mut Job) {
@@ -89,7 +99,13 @@ fn enqueue_one(state: &mut QueueState, new: NewJob, now: DateTime<Utc>) -> (Enqu
         && let Some(existing) = state.jobs.get_mut(&id)
     {
         if existing.state == JobState::Running {
-            return (Enqueued { id, outcome: EnqueueOutcome::AlreadyRunning }, false);
+            return (
+                Enqueued {
+                    id,
+                    outcome: EnqueueOutcome::AlreadyRunning,
+                },
+                false,
+            );
         }
         if existing.state == JobState::Dead {
             existing.state = JobState::Queued;
@@ -100,7 +116,13 @@ fn enqueue_one(state: &mut QueueState, new: NewJob, now: DateTime<Utc>) -> (Enqu
         existing.run_at = new.run_at;
         existing.priority = new.priority;
         existing.max_attempts = max_attempts;
-        return (Enqueued { id, outcome: EnqueueOutcome::Replaced }, true);
+        return (
+            Enqueued {
+                id,
+                outcome: EnqueueOutcome::Replaced,
+            },
+            true,
+        );
     }
     let id = JobId::new();
     if let Some(key) = &new.unique_key {
@@ -124,18 +146,29 @@ fn enqueue_one(state: &mut QueueState, new: NewJob, now: DateTime<Utc>) -> (Enqu
         created_at: now,
     };
     state.jobs.insert(id, job);
-    (Enqueued { id, outcome: EnqueueOutcome::Inserted }, true)
+    (
+        Enqueued {
+            id,
+            outcome: EnqueueOutcome::Inserted,
+        },
+        true,
+    )
 }
 
 /// The stored job if it still holds the caller's lease token.
 fn held<'a>(state: &'a mut QueueState, job: &Job) -> Result<&'a mut Job> {
     match state.jobs.get_mut(&job.id) {
         Some(stored)
-            if stored.state == JobState::Running && stored.lease_token.is_some() && stored.lease_token == job.lease_token =>
+            if stored.state == JobState::Running
+                && stored.lease_token.is_some()
+                && stored.lease_token == job.lease_token =>
         {
             Ok(stored)
         }
-        _ => Err(Error::conflict(format!("job {} (the caller's lease is no longer held)", job.id))),
+        _ => Err(Error::conflict(format!(
+            "job {} (the caller's lease is no longer held)",
+            job.id
+        ))),
     }
 }
 
@@ -178,10 +211,20 @@ impl JobQueue for InMemoryQueue {
         Ok(out)
     }
 
-    async fn claim(&self, queues: &[String], worker: &str, limit: usize, lease: Duration) -> Result<Vec<Job>> {
+    async fn claim(
+        &self,
+        queues: &[String],
+        worker: &str,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<Job>> {
         let now = self.clock.now();
         let mut state = self.state();
-        let mut due: Vec<&Job> = state.jobs.values().filter(|j| claimable(j, queues, now)).collect();
+        let mut due: Vec<&Job> = state
+            .jobs
+            .values()
+            .filter(|j| claimable(j, queues, now))
+            .collect();
         due.sort_by_key(|j| (Reverse(j.priority), j.run_at, j.created_at, j.id));
         let ids: Vec<JobId> = due.into_iter().take(limit).map(|j| j.id).collect();
         let mut claimed = Vec::with_capacity(ids.len());
@@ -217,7 +260,12 @@ impl JobQueue for InMemoryQueue {
         Ok(())
     }
 
-    async fn fail(&self, job: &Job, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<JobState> {
+    async fn fail(
+        &self,
+        job: &Job,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<JobState> {
         let result = {
             let mut state = self.state();
             let stored = held(&mut state, job)?;
@@ -318,25 +366,60 @@ mod tests {
     async fn manual_clock_drives_due_times_and_lease_expiry() {
         let clock = Arc::new(ManualClock::new(start()));
         let queue = InMemoryQueue::with_clock(clock.clone());
-        let job = NewJob::new("q", "k", serde_json::json!({}), start() + TimeDelta::minutes(5));
+        let job = NewJob::new(
+            "q",
+            "k",
+            serde_json::json!({}),
+            start() + TimeDelta::minutes(5),
+        );
         let id = queue.enqueue(job).await.unwrap().id;
-        assert!(queue.claim(&queues(), "w", 1, Duration::from_secs(30)).await.unwrap().is_empty());
-        assert_eq!(queue.next_wakeup(&queues()).await.unwrap(), Some(start() + TimeDelta::minutes(5)));
+        assert!(
+            queue
+                .claim(&queues(), "w", 1, Duration::from_secs(30))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            queue.next_wakeup(&queues()).await.unwrap(),
+            Some(start() + TimeDelta::minutes(5))
+        );
 
         clock.advance(Duration::from_secs(300));
-        let first = queue.claim(&queues(), "w1", 1, Duration::from_secs(30)).await.unwrap();
+        let first = queue
+            .claim(&queues(), "w1", 1, Duration::from_secs(30))
+            .await
+            .unwrap();
         assert_eq!(first.len(), 1);
         assert_eq!(first[0].id, id);
-        assert_eq!(first[0].lease_until, Some(start() + TimeDelta::seconds(330)));
-        assert_eq!(queue.next_wakeup(&queues()).await.unwrap(), Some(start() + TimeDelta::seconds(330)));
+        assert_eq!(
+            first[0].lease_until,
+            Some(start() + TimeDelta::seconds(330))
+        );
+        assert_eq!(
+            queue.next_wakeup(&queues()).await.unwrap(),
+            Some(start() + TimeDelta::seconds(330))
+        );
 
         clock.advance(Duration::from_secs(29));
-        assert!(queue.claim(&queues(), "w2", 1, Duration::from_secs(30)).await.unwrap().is_empty());
+        assert!(
+            queue
+                .claim(&queues(), "w2", 1, Duration::from_secs(30))
+                .await
+                .unwrap()
+                .is_empty()
+        );
         clock.advance(Duration::from_secs(1));
-        let second = queue.claim(&queues(), "w2", 1, Duration::from_secs(30)).await.unwrap();
+        let second = queue
+            .claim(&queues(), "w2", 1, Duration::from_secs(30))
+            .await
+            .unwrap();
         assert_eq!(second[0].attempts, 2);
         assert_ne!(second[0].lease_token, first[0].lease_token);
-        assert_eq!(queue.complete(&first[0]).await.unwrap_err().kind(), crate::ErrorKind::Conflict);
+        assert_eq!(
+            queue.complete(&first[0]).await.unwrap_err().kind(),
+            crate::ErrorKind::Conflict
+        );
         queue.complete(&second[0]).await.unwrap();
         assert_eq!(queue.next_wakeup(&queues()).await.unwrap(), None);
         assert!(queue.jobs().is_empty());
@@ -345,7 +428,10 @@ mod tests {
     #[tokio::test]
     async fn a_change_while_nobody_waits_wakes_the_next_waiter() {
         let queue = InMemoryQueue::new();
-        queue.enqueue(NewJob::new("q", "k", serde_json::json!(1), Utc::now())).await.unwrap();
+        queue
+            .enqueue(NewJob::new("q", "k", serde_json::json!(1), Utc::now()))
+            .await
+            .unwrap();
         let started = std::time::Instant::now();
         queue.wait_for_change(Duration::from_secs(10)).await;
         assert!(started.elapsed() < Duration::from_secs(5));
@@ -357,9 +443,15 @@ mod tests {
         let mut job = NewJob::new("q", "k", serde_json::json!(1), Utc::now());
         job.max_attempts = 0;
         queue.enqueue(job).await.unwrap();
-        let claimed = queue.claim(&queues(), "w", 1, Duration::from_secs(5)).await.unwrap();
+        let claimed = queue
+            .claim(&queues(), "w", 1, Duration::from_secs(5))
+            .await
+            .unwrap();
         assert_eq!(claimed[0].max_attempts, 1);
-        let state = queue.fail(&claimed[0], "boom", Some(Utc::now())).await.unwrap();
+        let state = queue
+            .fail(&claimed[0], "boom", Some(Utc::now()))
+            .await
+            .unwrap();
         assert_eq!(state, JobState::Dead);
     }
 }

@@ -8,9 +8,10 @@ use chrono::{DateTime, Utc};
 
 use super::lock;
 use crate::{
-    ConnectionId, ConnectionStatus, ConnectionStore, Error, MediaFile, MediaId, MediaStore, Platform, PlatformConnection,
-    Post, PostFilter, PostId, PostStore, Publication, PublicationFilter, PublicationId, PublicationStore, Result,
-    Schedule, ScheduleId, ScheduleStatus, ScheduleStore, User, UserId, UserStore,
+    ConnectionId, ConnectionStatus, ConnectionStore, Error, MediaFile, MediaId, MediaStore,
+    Platform, PlatformConnection, Post, PostFilter, PostId, PostStore, Publication,
+    PublicationFilter, PublicationId, PublicationStore, Result, Schedule, ScheduleId,
+    ScheduleStatus, ScheduleStore, User, UserId, UserStore,
 };
 
 /// Every store trait in memory: [`UserStore`], [`ConnectionStore`], [`PostStore`], [`MediaStore`],
@@ -54,13 +55,18 @@ fn check_version(what: impl std::fmt::Display, stored: i64, given: i64) -> Resul
     if stored == given {
         Ok(stored + 1)
     } else {
-        Err(Error::conflict(format!("{what} (version {given} is stale, stored version is {stored})")))
+        Err(Error::conflict(format!(
+            "{what} (version {given} is stale, stored version is {stored})"
+        )))
     }
 }
 
 /// Skips `offset` and keeps `limit` rows.
 fn page<T>(rows: Vec<T>, offset: Option<u32>, limit: u32) -> Vec<T> {
-    rows.into_iter().skip(offset.unwrap_or(0) as usize).take(limit as usize).collect()
+    rows.into_iter()
+        .skip(offset.unwrap_or(0) as usize)
+        .take(limit as usize)
+        .collect()
 }
 
 fn email_key(email: &str) -> String {
@@ -85,12 +91,21 @@ impl UserStore for InMemoryStore {
     }
 
     async fn get_user(&self, id: UserId) -> Result<User> {
-        self.tables().users.get(&id).cloned().ok_or_else(|| Error::not_found(format!("user {id}")))
+        self.tables()
+            .users
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::not_found(format!("user {id}")))
     }
 
     async fn find_user_by_email(&self, email: &str) -> Result<Option<User>> {
         let email = email_key(email);
-        Ok(self.tables().users.values().find(|u| email_key(&u.email) == email).cloned())
+        Ok(self
+            .tables()
+            .users
+            .values()
+            .find(|u| email_key(&u.email) == email)
+            .cloned())
     }
 
     async fn update_user(&self, user: &User) -> Result<()> {
@@ -99,7 +114,10 @@ impl UserStore for InMemoryStore {
             return Err(Error::not_found(format!("user {}", user.id)));
         }
         let email = email_key(&user.email);
-        if t.users.values().any(|u| u.id != user.id && email_key(&u.email) == email) {
+        if t.users
+            .values()
+            .any(|u| u.id != user.id && email_key(&u.email) == email)
+        {
             return Err(Error::conflict(format!("user with e-mail {email}")));
         }
         if let Some(stored) = t.users.get_mut(&user.id) {
@@ -118,7 +136,10 @@ fn same_account(a: &PlatformConnection, b: &PlatformConnection) -> bool {
 }
 
 fn account_conflict(c: &PlatformConnection) -> Error {
-    Error::conflict(format!("{} connection to account {} of user {}", c.platform, c.platform_user_id, c.user_id))
+    Error::conflict(format!(
+        "{} connection to account {} of user {}",
+        c.platform, c.platform_user_id, c.user_id
+    ))
 }
 
 #[async_trait]
@@ -136,19 +157,29 @@ impl ConnectionStore for InMemoryStore {
     }
 
     async fn get_connection(&self, id: ConnectionId) -> Result<PlatformConnection> {
-        self.tables().connections.get(&id).cloned().ok_or_else(|| Error::not_found(format!("connection {id}")))
+        self.tables()
+            .connections
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::not_found(format!("connection {id}")))
     }
 
     async fn update_connection(&self, connection: &PlatformConnection) -> Result<i64> {
         let mut t = self.tables();
         let what = format!("connection {}", connection.id);
-        let stored = t.connections.get(&connection.id).ok_or_else(|| Error::not_found(what.clone()))?;
+        let stored = t
+            .connections
+            .get(&connection.id)
+            .ok_or_else(|| Error::not_found(what.clone()))?;
         let version = check_version(&what, stored.version, connection.version)?;
         let mut next = connection.clone();
         next.user_id = stored.user_id;
         next.created_at = stored.created_at;
         next.version = version;
-        if t.connections.values().any(|c| c.id != next.id && same_account(c, &next)) {
+        if t.connections
+            .values()
+            .any(|c| c.id != next.id && same_account(c, &next))
+        {
             return Err(account_conflict(&next));
         }
         t.connections.insert(next.id, next);
@@ -156,8 +187,13 @@ impl ConnectionStore for InMemoryStore {
     }
 
     async fn list_connections(&self, user_id: UserId) -> Result<Vec<PlatformConnection>> {
-        let mut rows: Vec<PlatformConnection> =
-            self.tables().connections.values().filter(|c| c.user_id == user_id).cloned().collect();
+        let mut rows: Vec<PlatformConnection> = self
+            .tables()
+            .connections
+            .values()
+            .filter(|c| c.user_id == user_id)
+            .cloned()
+            .collect();
         rows.sort_by_key(|c| (c.created_at, c.id));
         Ok(rows)
     }
@@ -171,7 +207,11 @@ impl ConnectionStore for InMemoryStore {
             .tables()
             .connections
             .values()
-            .filter(|c| c.user_id == user_id && c.platform == platform && c.status == ConnectionStatus::Active)
+            .filter(|c| {
+                c.user_id == user_id
+                    && c.platform == platform
+                    && c.status == ConnectionStatus::Active
+            })
             .min_by_key(|c| (c.created_at, c.id))
             .cloned())
     }
@@ -179,12 +219,16 @@ impl ConnectionStore for InMemoryStore {
 
 fn post_matches(post: &Post, filter: &PostFilter) -> bool {
     filter.status.is_none_or(|s| post.status == s)
-        && filter.created_from.is_none_or(|from| post.created_at >= from)
-        && filter.created_to.is_none_or(|to| post.created_at < to)
         && filter
-            .text_contains
-            .as_deref()
-            .is_none_or(|needle| post.content.text.to_lowercase().contains(&needle.to_lowercase()))
+            .created_from
+            .is_none_or(|from| post.created_at >= from)
+        && filter.created_to.is_none_or(|to| post.created_at < to)
+        && filter.text_contains.as_deref().is_none_or(|needle| {
+            post.content
+                .text
+                .to_lowercase()
+                .contains(&needle.to_lowercase())
+        })
 }
 
 #[async_trait]
@@ -199,13 +243,20 @@ impl PostStore for InMemoryStore {
     }
 
     async fn get_post(&self, id: PostId) -> Result<Post> {
-        self.tables().posts.get(&id).cloned().ok_or_else(|| Error::not_found(format!("post {id}")))
+        self.tables()
+            .posts
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::not_found(format!("post {id}")))
     }
 
     async fn update_post(&self, post: &Post) -> Result<i64> {
         let mut t = self.tables();
         let what = format!("post {}", post.id);
-        let stored = t.posts.get(&post.id).ok_or_else(|| Error::not_found(what.clone()))?;
+        let stored = t
+            .posts
+            .get(&post.id)
+            .ok_or_else(|| Error::not_found(what.clone()))?;
         let version = check_version(&what, stored.version, post.version)?;
         let mut next = post.clone();
         next.user_id = stored.user_id;
@@ -216,7 +267,11 @@ impl PostStore for InMemoryStore {
     }
 
     async fn delete_post(&self, id: PostId) -> Result<()> {
-        self.tables().posts.remove(&id).map(|_| ()).ok_or_else(|| Error::not_found(format!("post {id}")))
+        self.tables()
+            .posts
+            .remove(&id)
+            .map(|_| ())
+            .ok_or_else(|| Error::not_found(format!("post {id}")))
     }
 
     async fn list_posts(&self, user_id: UserId, filter: &PostFilter) -> Result<Vec<Post>> {
@@ -244,27 +299,48 @@ impl MediaStore for InMemoryStore {
     }
 
     async fn get_media(&self, id: MediaId) -> Result<MediaFile> {
-        self.tables().media.get(&id).cloned().ok_or_else(|| Error::not_found(format!("media {id}")))
+        self.tables()
+            .media
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::not_found(format!("media {id}")))
     }
 
     async fn list_media(&self, user_id: UserId) -> Result<Vec<MediaFile>> {
-        let mut rows: Vec<MediaFile> = self.tables().media.values().filter(|m| m.user_id == user_id).cloned().collect();
+        let mut rows: Vec<MediaFile> = self
+            .tables()
+            .media
+            .values()
+            .filter(|m| m.user_id == user_id)
+            .cloned()
+            .collect();
         rows.sort_by_key(|m| std::cmp::Reverse((m.created_at, m.id)));
         Ok(rows)
     }
 
     async fn delete_media(&self, id: MediaId) -> Result<()> {
-        self.tables().media.remove(&id).map(|_| ()).ok_or_else(|| Error::not_found(format!("media {id}")))
+        self.tables()
+            .media
+            .remove(&id)
+            .map(|_| ())
+            .ok_or_else(|| Error::not_found(format!("media {id}")))
     }
 }
 
 /// Checks that `publication` may be inserted next to the stored ones and the `pending` ones.
-fn check_new_publication(t: &Tables, publication: &Publication, pending: &[Publication]) -> Result<()> {
-    let taken_id = t.publications.contains_key(&publication.id) || pending.iter().any(|p| p.id == publication.id);
+fn check_new_publication(
+    t: &Tables,
+    publication: &Publication,
+    pending: &[Publication],
+) -> Result<()> {
+    let taken_id = t.publications.contains_key(&publication.id)
+        || pending.iter().any(|p| p.id == publication.id);
     if taken_id {
         return Err(Error::conflict(format!("publication {}", publication.id)));
     }
-    let same_target = |p: &Publication| p.schedule_id == publication.schedule_id && p.platform == publication.platform;
+    let same_target = |p: &Publication| {
+        p.schedule_id == publication.schedule_id && p.platform == publication.platform
+    };
     if t.publications.values().any(same_target) || pending.iter().any(same_target) {
         return Err(Error::conflict(format!(
             "{} publication of schedule {}",
@@ -276,7 +352,11 @@ fn check_new_publication(t: &Tables, publication: &Publication, pending: &[Publi
 
 #[async_trait]
 impl ScheduleStore for InMemoryStore {
-    async fn create_schedule(&self, schedule: &Schedule, publications: &[Publication]) -> Result<()> {
+    async fn create_schedule(
+        &self,
+        schedule: &Schedule,
+        publications: &[Publication],
+    ) -> Result<()> {
         let mut t = self.tables();
         if t.schedules.contains_key(&schedule.id) {
             return Err(Error::conflict(format!("schedule {}", schedule.id)));
@@ -285,7 +365,10 @@ impl ScheduleStore for InMemoryStore {
             if publication.schedule_id != schedule.id {
                 return Err(Error::invalid_input(
                     "publications",
-                    format!("publication {} belongs to schedule {}, not {}", publication.id, publication.schedule_id, schedule.id),
+                    format!(
+                        "publication {} belongs to schedule {}, not {}",
+                        publication.id, publication.schedule_id, schedule.id
+                    ),
                 ));
             }
             check_new_publication(&t, publication, &publications[..i])?;
@@ -299,13 +382,20 @@ impl ScheduleStore for InMemoryStore {
     }
 
     async fn get_schedule(&self, id: ScheduleId) -> Result<Schedule> {
-        self.tables().schedules.get(&id).cloned().ok_or_else(|| Error::not_found(format!("schedule {id}")))
+        self.tables()
+            .schedules
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::not_found(format!("schedule {id}")))
     }
 
     async fn update_schedule(&self, schedule: &Schedule) -> Result<i64> {
         let mut t = self.tables();
         let what = format!("schedule {}", schedule.id);
-        let stored = t.schedules.get(&schedule.id).ok_or_else(|| Error::not_found(what.clone()))?;
+        let stored = t
+            .schedules
+            .get(&schedule.id)
+            .ok_or_else(|| Error::not_found(what.clone()))?;
         let version = check_version(&what, stored.version, schedule.version)?;
         let mut next = schedule.clone();
         next.user_id = stored.user_id;
@@ -316,7 +406,12 @@ impl ScheduleStore for InMemoryStore {
         Ok(version)
     }
 
-    async fn list_schedules(&self, user_id: UserId, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Schedule>> {
+    async fn list_schedules(
+        &self,
+        user_id: UserId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Schedule>> {
         let mut rows: Vec<Schedule> = self
             .tables()
             .schedules
@@ -326,6 +421,27 @@ impl ScheduleStore for InMemoryStore {
             .collect();
         rows.sort_by_key(|s| (s.scheduled_at, s.id));
         Ok(rows)
+    }
+
+    async fn count_active_schedules(
+        &self,
+        user_id: UserId,
+        platform: Platform,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<u64> {
+        Ok(self
+            .tables()
+            .schedules
+            .values()
+            .filter(|s| {
+                s.user_id == user_id
+                    && s.status == ScheduleStatus::Active
+                    && s.scheduled_at >= from
+                    && s.scheduled_at < to
+                    && s.platforms.contains(&platform)
+            })
+            .count() as u64)
     }
 
     async fn list_due_schedules(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<Schedule>> {
@@ -358,13 +474,20 @@ impl PublicationStore for InMemoryStore {
     }
 
     async fn get_publication(&self, id: PublicationId) -> Result<Publication> {
-        self.tables().publications.get(&id).cloned().ok_or_else(|| Error::not_found(format!("publication {id}")))
+        self.tables()
+            .publications
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::not_found(format!("publication {id}")))
     }
 
     async fn update_publication(&self, publication: &Publication) -> Result<i64> {
         let mut t = self.tables();
         let what = format!("publication {}", publication.id);
-        let stored = t.publications.get(&publication.id).ok_or_else(|| Error::not_found(what.clone()))?;
+        let stored = t
+            .publications
+            .get(&publication.id)
+            .ok_or_else(|| Error::not_found(what.clone()))?;
         let version = check_version(&what, stored.version, publication.version)?;
         let mut next = publication.clone();
         next.schedule_id = stored.schedule_id;
@@ -377,14 +500,31 @@ impl PublicationStore for InMemoryStore {
         Ok(version)
     }
 
-    async fn list_publications_for_schedule(&self, schedule_id: ScheduleId) -> Result<Vec<Publication>> {
-        let mut rows: Vec<Publication> =
-            self.tables().publications.values().filter(|p| p.schedule_id == schedule_id).cloned().collect();
-        rows.sort_by(|a, b| a.platform.as_str().cmp(b.platform.as_str()).then(a.id.cmp(&b.id)));
+    async fn list_publications_for_schedule(
+        &self,
+        schedule_id: ScheduleId,
+    ) -> Result<Vec<Publication>> {
+        let mut rows: Vec<Publication> = self
+            .tables()
+            .publications
+            .values()
+            .filter(|p| p.schedule_id == schedule_id)
+            .cloned()
+            .collect();
+        rows.sort_by(|a, b| {
+            a.platform
+                .as_str()
+                .cmp(b.platform.as_str())
+                .then(a.id.cmp(&b.id))
+        });
         Ok(rows)
     }
 
-    async fn list_publications(&self, user_id: UserId, filter: &PublicationFilter) -> Result<Vec<Publication>> {
+    async fn list_publications(
+        &self,
+        user_id: UserId,
+        filter: &PublicationFilter,
+    ) -> Result<Vec<Publication>> {
         let mut rows: Vec<Publication> = self
             .tables()
             .publications

@@ -3,7 +3,10 @@
 use std::sync::Arc;
 
 use crate::cipher::AesGcmCipher;
-use crate::memory::{InMemoryBlobStore, InMemoryCache, InMemoryQueue, InMemoryStore, RecordingNotifier, StubPublisher};
+use crate::memory::{
+    InMemoryBlobStore, InMemoryCache, InMemoryQueue, InMemoryStore, RecordingNotifier,
+    StubPublisher,
+};
 use crate::testkit::{self, fixtures};
 use crate::{JobQueue, Lookup, Platform, Publisher};
 
@@ -70,7 +73,10 @@ async fn memory_cache_conforms() {
 async fn memory_blob_store_conforms() {
     let blobs = InMemoryBlobStore::new();
     testkit::blob_store::run_all(&blobs).await;
-    assert!(blobs.keys().is_empty(), "the blob suite cleans up after itself");
+    assert!(
+        blobs.keys().is_empty(),
+        "the blob suite cleans up after itself"
+    );
 }
 
 #[tokio::test]
@@ -94,7 +100,10 @@ async fn memory_stub_publisher_conforms() {
         let stub = StubPublisher::new(platform);
         let connection = fixtures::connection_for(crate::UserId::new(), platform, &cipher);
         testkit::publisher::run_all(&stub, &connection).await;
-        assert!(stub.published().is_empty(), "the publisher suite deletes what it posts");
+        assert!(
+            stub.published().is_empty(),
+            "the publisher suite deletes what it posts"
+        );
         assert_eq!(stub.publish_calls(), 2);
     }
 }
@@ -102,10 +111,17 @@ async fn memory_stub_publisher_conforms() {
 #[tokio::test]
 async fn memory_stub_publisher_without_lookup_conforms() {
     let stub = StubPublisher::new(Platform::Instagram).with_lookup_indeterminate();
-    let connection = fixtures::connection_for(crate::UserId::new(), Platform::Instagram, &AesGcmCipher::random("k"));
+    let connection = fixtures::connection_for(
+        crate::UserId::new(),
+        Platform::Instagram,
+        &AesGcmCipher::random("k"),
+    );
     testkit::publisher::run_all(&stub, &connection).await;
     let request = fixtures::publish_request("x");
-    assert!(matches!(stub.lookup(&connection, &request).await.unwrap(), Lookup::Indeterminate { .. }));
+    assert!(matches!(
+        stub.lookup(&connection, &request).await.unwrap(),
+        Lookup::Indeterminate { .. }
+    ));
 }
 
 #[test]
@@ -129,7 +145,11 @@ fn memory_fixtures_are_valid_and_fresh() {
     assert_eq!(post.user_id, a.id);
     assert!(crate::rules::validate(Platform::Twitter, &post.content, &[]).is_empty());
     let at = fixtures::now();
-    assert_eq!(at.timestamp_subsec_nanos() % 1_000_000, 0, "fixture times are whole milliseconds");
+    assert_eq!(
+        at.timestamp_subsec_nanos() % 1_000_000,
+        0,
+        "fixture times are whole milliseconds"
+    );
     let schedule = fixtures::schedule_for(&post, &[Platform::Bluesky, Platform::Twitter], at);
     let pubs = fixtures::publications_for(&schedule);
     assert_eq!(pubs.len(), 2);

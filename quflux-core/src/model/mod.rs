@@ -8,8 +8,11 @@ mod user;
 
 pub use notification::{Notification, NotificationKind};
 pub use platform::Platform;
-pub use post::{LinkPreview, MediaFile, MediaKind, MediaRef, Post, PostContent, PostFilter, PostStatus};
+pub use post::{
+    LinkPreview, MediaFile, MediaKind, MediaRef, Post, PostContent, PostFilter, PostStatus,
+};
 pub use schedule::{
-    Attempt, AttemptOutcome, Publication, PublicationFilter, PublicationStatus, Schedule, ScheduleStatus,
+    Attempt, AttemptOutcome, Publication, PublicationFilter, PublicationStatus, Schedule,
+    ScheduleStatus,
 };
 pub use user::{ConnectionStatus, EncryptedToken, PlatformConnection, User};

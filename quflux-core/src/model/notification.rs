@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{ConnectionId, NotificationId, Platform, PlatformPostId, PostId, PublicationId, UserId};
+use crate::{
+    ConnectionId, NotificationId, Platform, PlatformPostId, PostId, PublicationId, UserId,
+};
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -121,12 +121,18 @@ pub struct PostContent {
 impl PostContent {
     /// Content with only a text.
     pub fn text(text: impl Into<String>) -> Self {
-        Self { text: text.into(), ..Self::default() }
+        Self {
+            text: text.into(),
+            ..Self::default()
+        }
     }
 
     /// The text to publish on `platform`: its variant, or the base text.
     pub fn text_for(&self, platform: Platform) -> &str {
-        self.variants.get(&platform).map(String::as_str).unwrap_or(&self.text)
+        self.variants
+            .get(&platform)
+            .map(String::as_str)
+            .unwrap_or(&self.text)
     }
 }
 
@@ -161,7 +167,10 @@ impl PostStatus {
             "scheduled" => Ok(Self::Scheduled),
             "published" => Ok(Self::Published),
             "failed" => Ok(Self::Failed),
-            other => Err(crate::Error::invalid_input("status", format!("unknown post status `{other}`"))),
+            other => Err(crate::Error::invalid_input(
+                "status",
+                format!("unknown post status `{other}`"),
+            )),
         }
     }
 }

@@ -3,7 +3,9 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{ConnectionId, ErrorKind, Platform, PlatformPostId, PostId, PublicationId, ScheduleId, UserId};
+use crate::{
+    ConnectionId, ErrorKind, Platform, PlatformPostId, PostId, PublicationId, ScheduleId, UserId,
+};
 
 /// Lifecycle of a schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -32,7 +34,10 @@ impl ScheduleStatus {
             "active" => Ok(Self::Active),
             "completed" => Ok(Self::Completed),
             "cancelled" => Ok(Self::Cancelled),
-            other => Err(crate::Error::invalid_input("status", format!("unknown schedule status `{other}`"))),
+            other => Err(crate::Error::invalid_input(
+                "status",
+                format!("unknown schedule status `{other}`"),
+            )),
         }
     }
 }
@@ -107,7 +112,10 @@ impl PublicationStatus {
             "failed" => Ok(Self::Failed),
             "unconfirmed" => Ok(Self::Unconfirmed),
             "cancelled" => Ok(Self::Cancelled),
-            other => Err(crate::Error::invalid_input("status", format!("unknown publication status `{other}`"))),
+            other => Err(crate::Error::invalid_input(
+                "status",
+                format!("unknown publication status `{other}`"),
+            )),
         }
     }
     /// Whether nothing more will happen without a user action.
@@ -226,7 +234,9 @@ impl Publication {
 
     /// The attempt currently in flight, if any.
     pub fn open_attempt(&self) -> Option<&Attempt> {
-        self.attempts.last().filter(|a| a.outcome == AttemptOutcome::InProgress)
+        self.attempts
+            .last()
+            .filter(|a| a.outcome == AttemptOutcome::InProgress)
     }
 
     /// Number of attempts that actually sent something or failed (lookups excluded).

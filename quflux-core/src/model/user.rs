@@ -81,7 +81,10 @@ impl ConnectionStatus {
             "active" => Ok(Self::Active),
             "needs_reauth" => Ok(Self::NeedsReauth),
             "disconnected" => Ok(Self::Disconnected),
-            other => Err(crate::Error::invalid_input("status", format!("unknown connection status `{other}`"))),
+            other => Err(crate::Error::invalid_input(
+                "status",
+                format!("unknown connection status `{other}`"),
+            )),
         }
     }
 }

@@ -40,7 +40,10 @@ pub fn validate_blob_key(key: &str) -> Result<()> {
         if seg.is_empty() || seg == "." || seg == ".." {
             return bad("has an empty, `.` or `..` segment");
         }
-        if !seg.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+        if !seg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
             return bad("may only contain A-Z a-z 0-9 . _ - and /");
         }
     }

@@ -10,6 +10,9 @@ pub use ai::{GeneratedImage, GeneratedText, ImageGenerator, ImageTask, TextGener
 pub use infra::{BlobStore, Cache, Clock, Notifier, SystemClock, TokenCipher, validate_blob_key};
 pub use publisher::{Lookup, PublishMedia, PublishRequest, PublishedPost, Publisher};
 pub use queue::{
-    AI_GENERATION_QUEUE, EnqueueOutcome, Enqueued, Job, JobQueue, JobState, NewJob, PUBLISHING_QUEUE, QueueStats,
+    AI_GENERATION_QUEUE, EnqueueOutcome, Enqueued, Job, JobQueue, JobState, NewJob,
+    PUBLISHING_QUEUE, QueueStats,
 };
-pub use store::{ConnectionStore, MediaStore, PostStore, PublicationStore, ScheduleStore, Store, UserStore};
+pub use store::{
+    ConnectionStore, MediaStore, PostStore, PublicationStore, ScheduleStore, Store, UserStore,
+};

@@ -5,7 +5,9 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{LinkPreview, MediaFile, Platform, PlatformConnection, PlatformPostId, PublicationId, Result};
+use crate::{
+    LinkPreview, MediaFile, Platform, PlatformConnection, PlatformPostId, PublicationId, Result,
+};
 
 /// A media file with its bytes, ready to upload.
 #[derive(Clone, PartialEq)]
@@ -96,11 +98,19 @@ pub trait Publisher: Send + Sync + std::fmt::Debug + 'static {
     /// The platform it publishes to.
     fn platform(&self) -> Platform;
     /// Publishes `request` on behalf of `connection`.
-    async fn publish(&self, connection: &PlatformConnection, request: &PublishRequest) -> Result<PublishedPost>;
+    async fn publish(
+        &self,
+        connection: &PlatformConnection,
+        request: &PublishRequest,
+    ) -> Result<PublishedPost>;
     /// Deletes a previously published post.
     async fn delete(&self, connection: &PlatformConnection, id: &PlatformPostId) -> Result<()>;
     /// Finds out whether `request` was already published.
-    async fn lookup(&self, connection: &PlatformConnection, request: &PublishRequest) -> Result<Lookup>;
+    async fn lookup(
+        &self,
+        connection: &PlatformConnection,
+        request: &PublishRequest,
+    ) -> Result<Lookup>;
 }
 
 #[async_trait]
@@ -108,13 +118,21 @@ impl<T: Publisher + ?Sized> Publisher for std::sync::Arc<T> {
     fn platform(&self) -> Platform {
         (**self).platform()
     }
-    async fn publish(&self, connection: &PlatformConnection, request: &PublishRequest) -> Result<PublishedPost> {
+    async fn publish(
+        &self,
+        connection: &PlatformConnection,
+        request: &PublishRequest,
+    ) -> Result<PublishedPost> {
         (**self).publish(connection, request).await
     }
     async fn delete(&self, connection: &PlatformConnection, id: &PlatformPostId) -> Result<()> {
         (**self).delete(connection, id).await
     }
-    async fn lookup(&self, connection: &PlatformConnection, request: &PublishRequest) -> Result<Lookup> {
+    async fn lookup(
+        &self,
+        connection: &PlatformConnection,
+        request: &PublishRequest,
+    ) -> Result<Lookup> {
         (**self).lookup(connection, request).await
     }
 }

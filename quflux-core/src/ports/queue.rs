@@ -94,7 +94,10 @@ impl JobState {
             "queued" => Ok(Self::Queued),
             "running" => Ok(Self::Running),
             "dead" => Ok(Self::Dead),
-            other => Err(crate::Error::invalid_input("state", format!("unknown job state `{other}`"))),
+            other => Err(crate::Error::invalid_input(
+                "state",
+                format!("unknown job state `{other}`"),
+            )),
         }
     }
 }
@@ -193,13 +196,24 @@ pub trait JobQueue: Send + Sync + std::fmt::Debug + 'static {
     /// Adds many jobs at once.
     async fn enqueue_batch(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>>;
     /// Claims up to `limit` due jobs from `queues`.
-    async fn claim(&self, queues: &[String], worker: &str, limit: usize, lease: Duration) -> Result<Vec<Job>>;
+    async fn claim(
+        &self,
+        queues: &[String],
+        worker: &str,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<Job>>;
     /// Extends a claim's lease to `now + lease`.
     async fn heartbeat(&self, job: &Job, lease: Duration) -> Result<()>;
     /// Finishes a job successfully.
     async fn complete(&self, job: &Job) -> Result<()>;
     /// Records a failure; requeues at `retry_at` or dead-letters.
-    async fn fail(&self, job: &Job, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<JobState>;
+    async fn fail(
+        &self,
+        job: &Job,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<JobState>;
     /// Requeues at `run_at` without counting a failure.
     async fn retry_later(&self, job: &Job, run_at: DateTime<Utc>) -> Result<()>;
     /// Gives back an unstarted claim.

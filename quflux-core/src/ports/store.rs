@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    ConnectionId, MediaFile, MediaId, Platform, PlatformConnection, Post, PostFilter, PostId, Publication,
-    PublicationFilter, PublicationId, Result, Schedule, ScheduleId, User, UserId,
+    ConnectionId, MediaFile, MediaId, Platform, PlatformConnection, Post, PostFilter, PostId,
+    Publication, PublicationFilter, PublicationId, Result, Schedule, ScheduleId, User, UserId,
 };
 
 /// Stores users.
@@ -43,8 +43,11 @@ pub trait ConnectionStore: Send + Sync + std::fmt::Debug + 'static {
     /// A user's connections, oldest first.
     async fn list_connections(&self, user_id: UserId) -> Result<Vec<PlatformConnection>>;
     /// The user's oldest active connection on `platform`.
-    async fn find_active_connection(&self, user_id: UserId, platform: Platform)
-    -> Result<Option<PlatformConnection>>;
+    async fn find_active_connection(
+        &self,
+        user_id: UserId,
+        platform: Platform,
+    ) -> Result<Option<PlatformConnection>>;
 }
 
 /// Stores posts.
@@ -90,13 +93,31 @@ pub trait MediaStore: Send + Sync + std::fmt::Debug + 'static {
 #[async_trait]
 pub trait ScheduleStore: Send + Sync + std::fmt::Debug + 'static {
     /// Atomically inserts a schedule and its publications.
-    async fn create_schedule(&self, schedule: &Schedule, publications: &[Publication]) -> Result<()>;
+    async fn create_schedule(
+        &self,
+        schedule: &Schedule,
+        publications: &[Publication],
+    ) -> Result<()>;
     /// Loads a schedule.
     async fn get_schedule(&self, id: ScheduleId) -> Result<Schedule>;
     /// Compare-and-swap update on `version`; returns the new version.
     async fn update_schedule(&self, schedule: &Schedule) -> Result<i64>;
     /// A user's schedules (every status) due in `[from, to)`.
-    async fn list_schedules(&self, user_id: UserId, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Schedule>>;
+    async fn list_schedules(
+        &self,
+        user_id: UserId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Schedule>>;
+    /// How many of the user's active schedules due in `[from, to)` target `platform` (for daily
+    /// caps; counts without loading rows).
+    async fn count_active_schedules(
+        &self,
+        user_id: UserId,
+        platform: Platform,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<u64>;
     /// Active schedules of every user due before `before`, oldest first, at most `limit`.
     async fn list_due_schedules(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<Schedule>>;
 }
@@ -116,9 +137,16 @@ pub trait PublicationStore: Send + Sync + std::fmt::Debug + 'static {
     /// Compare-and-swap update on `version`; returns the new version.
     async fn update_publication(&self, publication: &Publication) -> Result<i64>;
     /// A schedule's publications, ordered by platform.
-    async fn list_publications_for_schedule(&self, schedule_id: ScheduleId) -> Result<Vec<Publication>>;
+    async fn list_publications_for_schedule(
+        &self,
+        schedule_id: ScheduleId,
+    ) -> Result<Vec<Publication>>;
     /// A user's publications, newest first.
-    async fn list_publications(&self, user_id: UserId, filter: &PublicationFilter) -> Result<Vec<Publication>>;
+    async fn list_publications(
+        &self,
+        user_id: UserId,
+        filter: &PublicationFilter,
+    ) -> Result<Vec<Publication>>;
 }
 
 /// Every store trait at once, for backends that implement them all.

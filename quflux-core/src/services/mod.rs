@@ -11,6 +11,6 @@ pub use posts::{MAX_TEXT_BYTES, MAX_THREAD_PARTS, PlatformValidation, PostServic
 pub use publishing::{PublishReport, PublisherRegistry, PublishingService, PublishingStores};
 pub use retry::RetryConfig;
 pub use scheduling::{
-    CalendarDay, CalendarEntry, ConflictPolicy, PUBLISH_JOB, ScheduleConflict, ScheduleRequest, ScheduleUpdate,
-    Scheduled, SchedulingConfig, SchedulingService, publish_job_key,
+    CalendarDay, CalendarEntry, ConflictPolicy, PUBLISH_JOB, ScheduleConflict, ScheduleRequest,
+    ScheduleUpdate, Scheduled, SchedulingConfig, SchedulingService, publish_job_key,
 };

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use crate::{
-    Clock, Notification, NotificationId, NotificationKind, Notifier, PlatformConnection, Publication,
+    Clock, Notification, NotificationId, NotificationKind, Notifier, PlatformConnection,
+    Publication,
 };
 
 /// Builds notifications for publication and connection events and fans them out to every
@@ -32,18 +33,30 @@ impl NotificationService {
     /// A publication went out.
     pub async fn publication_succeeded(&self, publication: &Publication) -> bool {
         let where_ = publication.url.clone().unwrap_or_else(|| {
-            publication.platform_post_id.as_ref().map(|id| format!("post id {id}")).unwrap_or_default()
+            publication
+                .platform_post_id
+                .as_ref()
+                .map(|id| format!("post id {id}"))
+                .unwrap_or_default()
         });
-        let n = self.base(publication, NotificationKind::Published, format!("Published on {}", publication.platform), format!(
-            "Your post was published on {} ({where_}).",
-            publication.platform
-        ));
+        let n = self.base(
+            publication,
+            NotificationKind::Published,
+            format!("Published on {}", publication.platform),
+            format!(
+                "Your post was published on {} ({where_}).",
+                publication.platform
+            ),
+        );
         self.send(n).await
     }
 
     /// A publication failed for good.
     pub async fn publication_failed(&self, publication: &Publication) -> bool {
-        let reason = publication.last_error.clone().unwrap_or_else(|| "unknown error".into());
+        let reason = publication
+            .last_error
+            .clone()
+            .unwrap_or_else(|| "unknown error".into());
         let n = self.base(
             publication,
             NotificationKind::Failed,
@@ -96,7 +109,13 @@ impl NotificationService {
         self.send(n).await
     }
 
-    fn base(&self, p: &Publication, kind: NotificationKind, title: String, message: String) -> Notification {
+    fn base(
+        &self,
+        p: &Publication,
+        kind: NotificationKind,
+        title: String,
+        message: String,
+    ) -> Notification {
         Notification {
             id: NotificationId::new(),
             user_id: p.user_id,

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use crate::rules;
 use crate::{
-    Clock, Error, MediaFile, MediaStore, Platform, Post, PostContent, PostFilter, PostId, PostStatus, PostStore,
-    Result, UserId, Violation,
+    Clock, Error, MediaFile, MediaStore, Platform, Post, PostContent, PostFilter, PostId,
+    PostStatus, PostStore, Result, UserId, Violation,
 };
 
 /// Longest base text or variant accepted at all, in bytes (platform limits are checked by rules).
@@ -37,8 +37,16 @@ pub struct PlatformValidation {
 
 impl PostService {
     /// A service over these stores.
-    pub fn new(posts: Arc<dyn PostStore>, media: Arc<dyn MediaStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { posts, media, clock }
+    pub fn new(
+        posts: Arc<dyn PostStore>,
+        media: Arc<dyn MediaStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            posts,
+            media,
+            clock,
+        }
     }
 
     /// Creates a draft.
@@ -87,10 +95,16 @@ impl PostService {
         if let Some(v) = expected_version
             && v != post.version
         {
-            return Err(Error::conflict(format!("post {id} (version {v} is stale; current is {})", post.version)));
+            return Err(Error::conflict(format!(
+                "post {id} (version {v} is stale; current is {})",
+                post.version
+            )));
         }
         if post.status == PostStatus::Published {
-            return Err(Error::invalid_input("post", "a published post cannot be edited"));
+            return Err(Error::invalid_input(
+                "post",
+                "a published post cannot be edited",
+            ));
         }
         post.content = content;
         post.updated_at = self.clock.now();
@@ -102,7 +116,9 @@ impl PostService {
     pub async fn delete(&self, user_id: UserId, id: PostId) -> Result<()> {
         let post = self.get(user_id, id).await?;
         if post.status == PostStatus::Scheduled {
-            return Err(Error::conflict(format!("post {id} is scheduled; cancel its schedule first")));
+            return Err(Error::conflict(format!(
+                "post {id} is scheduled; cancel its schedule first"
+            )));
         }
         self.posts.delete_post(id).await
     }
@@ -112,13 +128,20 @@ impl PostService {
         if let (Some(from), Some(to)) = (filter.created_from, filter.created_to)
             && from > to
         {
-            return Err(Error::invalid_input("created_from", "must not be after created_to"));
+            return Err(Error::invalid_input(
+                "created_from",
+                "must not be after created_to",
+            ));
         }
         self.posts.list_posts(user_id, filter).await
     }
 
     /// Loads the metadata of the content's media, checking the user owns each file.
-    pub async fn media_for(&self, user_id: UserId, content: &PostContent) -> Result<Vec<MediaFile>> {
+    pub async fn media_for(
+        &self,
+        user_id: UserId,
+        content: &PostContent,
+    ) -> Result<Vec<MediaFile>> {
         let mut files = Vec::with_capacity(content.media.len());
         for r in &content.media {
             let file = match self.media.get_media(r.media_id).await {
@@ -161,22 +184,33 @@ pub(crate) fn check_content(content: &PostContent) -> Result<()> {
     if content.text.trim().is_empty() && content.media.is_empty() && content.variants.is_empty() {
         return Err(Error::invalid_input("text", "a post needs text or media"));
     }
-    let texts = std::iter::once(&content.text).chain(content.variants.values()).chain(content.thread.iter());
+    let texts = std::iter::once(&content.text)
+        .chain(content.variants.values())
+        .chain(content.thread.iter());
     for t in texts {
         if t.len() > MAX_TEXT_BYTES {
-            return Err(Error::invalid_input("text", format!("is {} bytes; at most {MAX_TEXT_BYTES}", t.len())));
+            return Err(Error::invalid_input(
+                "text",
+                format!("is {} bytes; at most {MAX_TEXT_BYTES}", t.len()),
+            ));
         }
     }
     if content.thread.len() > MAX_THREAD_PARTS {
         return Err(Error::invalid_input(
             "thread",
-            format!("has {} parts; at most {MAX_THREAD_PARTS}", content.thread.len()),
+            format!(
+                "has {} parts; at most {MAX_THREAD_PARTS}",
+                content.thread.len()
+            ),
         ));
     }
     if let Some(url) = &content.link_url
         && !(url.starts_with("http://") || url.starts_with("https://"))
     {
-        return Err(Error::invalid_input("link_url", "must be an http or https URL"));
+        return Err(Error::invalid_input(
+            "link_url",
+            "must be an http or https URL",
+        ));
     }
     Ok(())
 }

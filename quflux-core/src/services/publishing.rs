@@ -26,10 +26,11 @@ use super::scheduling::{PUBLISH_JOB, publish_job_key};
 use crate::rules;
 use crate::worker::{JobHandler, JobOutcome};
 use crate::{
-    Attempt, AttemptOutcome, BlobStore, Clock, ConnectionStatus, ConnectionStore, Error, ErrorKind, Job, JobQueue,
-    Lookup, MediaFile, MediaStore, NewJob, PUBLISHING_QUEUE, Platform, PlatformConnection, Post, PostStatus,
-    PostStore, Publication, PublicationId, PublicationStatus, PublicationStore, PublishMedia, PublishRequest,
-    PublishedPost, Publisher, Result, Schedule, ScheduleId, ScheduleStatus, ScheduleStore, UserId,
+    Attempt, AttemptOutcome, BlobStore, Clock, ConnectionStatus, ConnectionStore, Error, ErrorKind,
+    Job, JobQueue, Lookup, MediaFile, MediaStore, NewJob, PUBLISHING_QUEUE, Platform,
+    PlatformConnection, Post, PostStatus, PostStore, Publication, PublicationId, PublicationStatus,
+    PublicationStore, PublishMedia, PublishRequest, PublishedPost, Publisher, Result, Schedule,
+    ScheduleId, ScheduleStatus, ScheduleStore, UserId,
 };
 
 /// The publishers in use, one per platform.
@@ -154,9 +155,17 @@ impl PublishingService {
     pub async fn publish_schedule(&self, schedule_id: ScheduleId) -> Result<PublishReport> {
         let schedule = self.stores.schedules.get_schedule(schedule_id).await?;
         let now = self.clock.now();
-        let mut report = PublishReport { schedule_id, publications: Vec::new(), next_run: None };
+        let mut report = PublishReport {
+            schedule_id,
+            publications: Vec::new(),
+            next_run: None,
+        };
         if schedule.status != ScheduleStatus::Active {
-            report.publications = self.stores.publications.list_publications_for_schedule(schedule_id).await?;
+            report.publications = self
+                .stores
+                .publications
+                .list_publications_for_schedule(schedule_id)
+                .await?;
             return Ok(report);
         }
         if schedule.scheduled_at > now {
@@ -170,15 +179,27 @@ impl PublishingService {
             Err(e) => return Err(e),
         };
         let mut media: Option<Vec<PublishMedia>> = None;
-        let pubs = self.stores.publications.list_publications_for_schedule(schedule_id).await?;
+        let pubs = self
+            .stores
+            .publications
+            .list_publications_for_schedule(schedule_id)
+            .await?;
         for publication in pubs {
             if publication.status.is_final() {
                 continue;
             }
             let step = match &post {
-                Some(post) => self.publish_one(&schedule, post, publication, &mut media).await?,
+                Some(post) => {
+                    self.publish_one(&schedule, post, publication, &mut media)
+                        .await?
+                }
                 None => {
-                    self.fail(publication, Error::not_found(format!("post {}", schedule.post_id)), None).await?;
+                    self.fail(
+                        publication,
+                        Error::not_found(format!("post {}", schedule.post_id)),
+                        None,
+                    )
+                    .await?;
                     Step::Final
                 }
             };
@@ -186,9 +207,19 @@ impl PublishingService {
                 report.next_run = Some(report.next_run.map_or(at, |n| n.min(at)));
             }
         }
-        report.publications = self.stores.publications.list_publications_for_schedule(schedule_id).await?;
-        if report.next_run.is_none() && report.publications.iter().all(|p| p.status.is_final() || p.status == PublicationStatus::Unconfirmed) {
-            self.finish_schedule(schedule, post, &report.publications).await?;
+        report.publications = self
+            .stores
+            .publications
+            .list_publications_for_schedule(schedule_id)
+            .await?;
+        if report.next_run.is_none()
+            && report
+                .publications
+                .iter()
+                .all(|p| p.status.is_final() || p.status == PublicationStatus::Unconfirmed)
+        {
+            self.finish_schedule(schedule, post, &report.publications)
+                .await?;
         }
         Ok(report)
     }
@@ -206,7 +237,11 @@ impl PublishingService {
 
     /// Retries a `failed` publication with a fresh retry budget, or re-checks an `unconfirmed`
     /// one with the platform (it is only re-sent if the platform says it is not there).
-    pub async fn retry_publication(&self, user_id: UserId, id: PublicationId) -> Result<Publication> {
+    pub async fn retry_publication(
+        &self,
+        user_id: UserId,
+        id: PublicationId,
+    ) -> Result<Publication> {
         let mut p = self.stores.publications.get_publication(id).await?;
         if p.user_id != user_id {
             return Err(Error::not_found(format!("publication {id}")));
@@ -222,7 +257,10 @@ impl PublishingService {
             other => {
                 return Err(Error::invalid_input(
                     "publication",
-                    format!("is {}; only failed or unconfirmed publications can be retried", other.as_str()),
+                    format!(
+                        "is {}; only failed or unconfirmed publications can be retried",
+                        other.as_str()
+                    ),
                 ));
             }
         }
@@ -239,13 +277,20 @@ impl PublishingService {
     }
 
     /// The user states that an `unconfirmed` publication did not go out: it is sent again.
-    pub async fn resend_unconfirmed(&self, user_id: UserId, id: PublicationId) -> Result<Publication> {
+    pub async fn resend_unconfirmed(
+        &self,
+        user_id: UserId,
+        id: PublicationId,
+    ) -> Result<Publication> {
         let mut p = self.stores.publications.get_publication(id).await?;
         if p.user_id != user_id {
             return Err(Error::not_found(format!("publication {id}")));
         }
         if p.status != PublicationStatus::Unconfirmed {
-            return Err(Error::invalid_input("publication", "only unconfirmed publications can be resent"));
+            return Err(Error::invalid_input(
+                "publication",
+                "only unconfirmed publications can be resent",
+            ));
         }
         if let Some(last) = p.attempts.last_mut() {
             last.outcome = AttemptOutcome::NotPublishedByLookup;
@@ -271,9 +316,14 @@ impl PublishingService {
 
     async fn enqueue_now(&self, schedule_id: ScheduleId) -> Result<()> {
         let now = self.clock.now();
-        let job = NewJob::new(PUBLISHING_QUEUE, PUBLISH_JOB, serde_json::json!({ "schedule_id": schedule_id }), now)
-            .with_unique_key(publish_job_key(schedule_id))
-            .with_max_attempts(25);
+        let job = NewJob::new(
+            PUBLISHING_QUEUE,
+            PUBLISH_JOB,
+            serde_json::json!({ "schedule_id": schedule_id }),
+            now,
+        )
+        .with_unique_key(publish_job_key(schedule_id))
+        .with_max_attempts(25);
         self.queue.enqueue(job).await.map(|_| ())
     }
 
@@ -302,28 +352,48 @@ impl PublishingService {
         let request = self.request_for(&p, post, media.as_deref().unwrap_or_default());
 
         // 1. Settle an interrupted or unconfirmed attempt before anything is sent again.
-        if matches!(p.status, PublicationStatus::Publishing | PublicationStatus::Unconfirmed) {
+        if matches!(
+            p.status,
+            PublicationStatus::Publishing | PublicationStatus::Unconfirmed
+        ) {
             let newly_unconfirmed = p.status == PublicationStatus::Publishing;
-            match self.reconcile(&*publisher, &connection, &request, p, newly_unconfirmed).await? {
+            match self
+                .reconcile(&*publisher, &connection, &request, p, newly_unconfirmed)
+                .await?
+            {
                 Settled::Done(step) => return Ok(step),
-                Settled::SendAgain(next) => p = next,
+                Settled::SendAgain(next) => p = *next,
             }
         }
         let _ = schedule;
 
         // Rules are checked again: the post may have been edited since it was scheduled.
-        let files: Vec<MediaFile> = media.as_deref().unwrap_or_default().iter().map(|m| m.file.clone()).collect();
+        let files: Vec<MediaFile> = media
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(|m| m.file.clone())
+            .collect();
         let violations = rules::validate(p.platform, &post.content, &files);
         if !violations.is_empty() {
             self.fail(p, Error::Validation { violations }, None).await?;
             return Ok(Step::Final);
         }
 
-        let budget = self.retry.max_attempts().saturating_mul(p.manual_retries + 1);
+        let budget = self
+            .retry
+            .max_attempts()
+            .saturating_mul(p.manual_retries + 1);
         loop {
             if p.attempt_count() >= budget {
-                let last = p.last_error.clone().unwrap_or_else(|| "retries exhausted".into());
-                p.last_error = Some(format!("gave up after {} attempts: {last}", p.attempt_count()));
+                let last = p
+                    .last_error
+                    .clone()
+                    .unwrap_or_else(|| "retries exhausted".into());
+                p.last_error = Some(format!(
+                    "gave up after {} attempts: {last}",
+                    p.attempt_count()
+                ));
                 self.finalize_failed(p).await?;
                 return Ok(Step::Final);
             }
@@ -351,7 +421,11 @@ impl PublishingService {
             request.attempt = p.attempt_count();
 
             // 3. The platform call, bounded.
-            let result = match tokio::time::timeout(self.publish_timeout, publisher.publish(&connection, &request)).await
+            let result = match tokio::time::timeout(
+                self.publish_timeout,
+                publisher.publish(&connection, &request),
+            )
+            .await
             {
                 Ok(r) => r,
                 Err(_) => Err(Error::OutcomeUnknown {
@@ -361,16 +435,20 @@ impl PublishingService {
             };
             match result {
                 Ok(published) => {
-                    self.record_published(p, published, AttemptOutcome::Succeeded).await?;
+                    self.record_published(p, published, AttemptOutcome::Succeeded)
+                        .await?;
                     return Ok(Step::Final);
                 }
                 Err(e @ Error::OutcomeUnknown { .. }) => {
                     close_attempt(&mut p, AttemptOutcome::Unknown, Some(&e), self.clock.now());
                     p.status = PublicationStatus::Unconfirmed;
                     p.version = self.stores.publications.update_publication(&p).await?;
-                    match self.reconcile(&*publisher, &connection, &request, p, true).await? {
+                    match self
+                        .reconcile(&*publisher, &connection, &request, p, true)
+                        .await?
+                    {
                         Settled::Done(step) => return Ok(step),
-                        Settled::SendAgain(next) => p = next,
+                        Settled::SendAgain(next) => p = *next,
                     }
                 }
                 Err(e) if e.is_retryable() => {
@@ -380,9 +458,12 @@ impl PublishingService {
                     if p.attempt_count() >= budget {
                         continue; // reports exhaustion above
                     }
-                    let wait = e.retry_after().unwrap_or_else(|| self.retry.delay_for(p.attempt_count()));
+                    let wait = e
+                        .retry_after()
+                        .unwrap_or_else(|| self.retry.delay_for(p.attempt_count()));
                     if wait > self.retry.inline_retry_limit {
-                        let at = self.clock.now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                        let at =
+                            self.clock.now() + chrono::Duration::from_std(wait).unwrap_or_default();
                         tracing::info!(publication = %p.id, platform = %p.platform, retry_at = %at, "publication requeued");
                         return Ok(Step::RetryAt(at));
                     }
@@ -413,12 +494,16 @@ impl PublishingService {
         match publisher.lookup(connection, request).await {
             Ok(Lookup::Published(published)) => {
                 tracing::info!(publication = %p.id, platform = %p.platform, "interrupted attempt confirmed by lookup");
-                self.record_published(p, published, AttemptOutcome::ConfirmedByLookup).await?;
+                self.record_published(p, published, AttemptOutcome::ConfirmedByLookup)
+                    .await?;
                 Ok(Settled::Done(Step::Final))
             }
             Ok(Lookup::NotPublished) => {
                 if let Some(last) = p.attempts.last_mut()
-                    && matches!(last.outcome, AttemptOutcome::InProgress | AttemptOutcome::Unknown)
+                    && matches!(
+                        last.outcome,
+                        AttemptOutcome::InProgress | AttemptOutcome::Unknown
+                    )
                 {
                     last.outcome = AttemptOutcome::NotPublishedByLookup;
                     last.finished_at.get_or_insert(now);
@@ -426,7 +511,7 @@ impl PublishingService {
                 p.status = PublicationStatus::Pending;
                 p.updated_at = now;
                 p.version = self.stores.publications.update_publication(&p).await?;
-                Ok(Settled::SendAgain(p))
+                Ok(Settled::SendAgain(Box::new(p)))
             }
             Ok(Lookup::Indeterminate { reason }) => {
                 if let Some(last) = p.attempts.last_mut()
@@ -448,7 +533,9 @@ impl PublishingService {
             }
             Err(e) if e.is_retryable() => {
                 let wait = e.retry_after().unwrap_or_else(|| self.retry.delay_for(1));
-                Ok(Settled::Done(Step::RetryAt(now + chrono::Duration::from_std(wait).unwrap_or_default())))
+                Ok(Settled::Done(Step::RetryAt(
+                    now + chrono::Duration::from_std(wait).unwrap_or_default(),
+                )))
             }
             Err(e) => {
                 let kind = e.kind();
@@ -471,10 +558,18 @@ impl PublishingService {
         }
     }
 
-    async fn record_published(&self, mut p: Publication, published: PublishedPost, outcome: AttemptOutcome) -> Result<()> {
+    async fn record_published(
+        &self,
+        mut p: Publication,
+        published: PublishedPost,
+        outcome: AttemptOutcome,
+    ) -> Result<()> {
         let now = self.clock.now();
         if let Some(last) = p.attempts.last_mut()
-            && matches!(last.outcome, AttemptOutcome::InProgress | AttemptOutcome::Unknown)
+            && matches!(
+                last.outcome,
+                AttemptOutcome::InProgress | AttemptOutcome::Unknown
+            )
         {
             last.outcome = outcome;
             last.finished_at = Some(now);
@@ -494,9 +589,17 @@ impl PublishingService {
         Ok(())
     }
 
-    async fn fail(&self, mut p: Publication, error: Error, _retry_at: Option<DateTime<Utc>>) -> Result<()> {
+    async fn fail(
+        &self,
+        mut p: Publication,
+        error: Error,
+        _retry_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
         let now = self.clock.now();
-        if p.attempts.last().is_some_and(|a| a.outcome == AttemptOutcome::InProgress) {
+        if p.attempts
+            .last()
+            .is_some_and(|a| a.outcome == AttemptOutcome::InProgress)
+        {
             close_attempt(&mut p, AttemptOutcome::Failed, Some(&error), now);
         } else {
             p.last_error_kind = Some(error.kind());
@@ -522,30 +625,52 @@ impl PublishingService {
         connection.updated_at = self.clock.now();
         match self.stores.connections.update_connection(&connection).await {
             Ok(_) => {
-                self.notifications.connection_needs_reauth(&connection).await;
+                self.notifications
+                    .connection_needs_reauth(&connection)
+                    .await;
             }
-            Err(e) => tracing::warn!(connection = %connection.id, error = %e.detailed_message(), "could not mark connection needs_reauth"),
+            Err(e) => {
+                tracing::warn!(connection = %connection.id, error = %e.detailed_message(), "could not mark connection needs_reauth")
+            }
         }
     }
 
     /// The connection to publish with: the one recorded on the publication, or the user's
     /// active one on that platform. The inner error explains an unusable connection.
-    async fn connection_for(&self, p: &Publication) -> Result<std::result::Result<PlatformConnection, Error>> {
+    async fn connection_for(
+        &self,
+        p: &Publication,
+    ) -> Result<std::result::Result<PlatformConnection, Error>> {
         let found = match p.connection_id {
             Some(id) => match self.stores.connections.get_connection(id).await {
                 Ok(c) => Some(c),
                 Err(Error::NotFound { .. }) => None,
                 Err(e) => return Err(e),
             },
-            None => self.stores.connections.find_active_connection(p.user_id, p.platform).await?,
+            None => {
+                self.stores
+                    .connections
+                    .find_active_connection(p.user_id, p.platform)
+                    .await?
+            }
         };
         Ok(match found {
             Some(c) if c.status == ConnectionStatus::Active => Ok(c),
             Some(c) => Err(Error::AuthExpired {
                 service: p.platform.as_str(),
-                source: Some(format!("connection @{} is {}", c.platform_username, c.status.as_str()).into()),
+                source: Some(
+                    format!(
+                        "connection @{} is {}",
+                        c.platform_username,
+                        c.status.as_str()
+                    )
+                    .into(),
+                ),
             }),
-            None => Err(Error::Config(format!("no active {} connection; connect an account first", p.platform))),
+            None => Err(Error::Config(format!(
+                "no active {} connection; connect an account first",
+                p.platform
+            ))),
         })
     }
 
@@ -554,7 +679,11 @@ impl PublishingService {
         for r in &post.content.media {
             let file = self.stores.media.get_media(r.media_id).await?;
             let bytes = self.blobs.get(&file.storage_key).await?;
-            out.push(PublishMedia { file, alt_text: r.alt_text.clone(), bytes });
+            out.push(PublishMedia {
+                file,
+                alt_text: r.alt_text.clone(),
+                bytes,
+            });
         }
         Ok(out)
     }
@@ -573,7 +702,12 @@ impl PublishingService {
         }
     }
 
-    async fn finish_schedule(&self, mut schedule: Schedule, post: Option<Post>, pubs: &[Publication]) -> Result<()> {
+    async fn finish_schedule(
+        &self,
+        mut schedule: Schedule,
+        post: Option<Post>,
+        pubs: &[Publication],
+    ) -> Result<()> {
         let all_final = pubs.iter().all(|p| p.status.is_final());
         if all_final {
             schedule.status = ScheduleStatus::Completed;
@@ -584,8 +718,15 @@ impl PublishingService {
             }
         }
         if let Some(mut post) = post {
-            let live: Vec<&Publication> = pubs.iter().filter(|p| p.status != PublicationStatus::Cancelled).collect();
-            let status = if !live.is_empty() && live.iter().all(|p| p.status == PublicationStatus::Published) {
+            let live: Vec<&Publication> = pubs
+                .iter()
+                .filter(|p| p.status != PublicationStatus::Cancelled)
+                .collect();
+            let status = if !live.is_empty()
+                && live
+                    .iter()
+                    .all(|p| p.status == PublicationStatus::Published)
+            {
                 PostStatus::Published
             } else if live.iter().any(|p| p.status == PublicationStatus::Failed) {
                 PostStatus::Failed
@@ -607,7 +748,7 @@ impl PublishingService {
 
 enum Settled {
     Done(Step),
-    SendAgain(Publication),
+    SendAgain(Box<Publication>),
 }
 
 fn error_message(e: &Error) -> String {
@@ -618,7 +759,12 @@ fn error_message(e: &Error) -> String {
     }
 }
 
-fn close_attempt(p: &mut Publication, outcome: AttemptOutcome, error: Option<&Error>, now: DateTime<Utc>) {
+fn close_attempt(
+    p: &mut Publication,
+    outcome: AttemptOutcome,
+    error: Option<&Error>,
+    now: DateTime<Utc>,
+) {
     if let Some(last) = p.attempts.last_mut() {
         last.outcome = outcome;
         last.finished_at = Some(now);
@@ -649,11 +795,18 @@ impl JobHandler for PublishingService {
     async fn handle(&self, job: &Job) -> JobOutcome {
         let payload: PublishPayload = match serde_json::from_value(job.payload.clone()) {
             Ok(p) => p,
-            Err(e) => return JobOutcome::Failed { error: format!("bad payload: {e}"), retry_at: None },
+            Err(e) => {
+                return JobOutcome::Failed {
+                    error: format!("bad payload: {e}"),
+                    retry_at: None,
+                };
+            }
         };
         let now = self.clock.now();
         match self.publish_schedule(payload.schedule_id).await {
-            Ok(PublishReport { next_run: Some(at), .. }) => JobOutcome::RetryAt(at),
+            Ok(PublishReport {
+                next_run: Some(at), ..
+            }) => JobOutcome::RetryAt(at),
             Ok(_) => JobOutcome::Done,
             Err(Error::NotFound { .. }) if now - job.created_at < SCHEDULE_APPEAR_GRACE => {
                 JobOutcome::RetryAt(now + chrono::Duration::seconds(1))

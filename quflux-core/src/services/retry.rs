@@ -54,7 +54,11 @@ impl RetryConfig {
         if self.jitter {
             builder = builder.with_jitter();
         }
-        builder.build().nth(retry.max(1) as usize - 1).unwrap_or(self.max_delay).min(self.max_delay.saturating_mul(2))
+        builder
+            .build()
+            .nth(retry.max(1) as usize - 1)
+            .unwrap_or(self.max_delay)
+            .min(self.max_delay.saturating_mul(2))
     }
 }
 
@@ -64,7 +68,10 @@ mod tests {
 
     #[test]
     fn delays_grow_exponentially_and_are_capped() {
-        let c = RetryConfig { jitter: false, ..RetryConfig::default() };
+        let c = RetryConfig {
+            jitter: false,
+            ..RetryConfig::default()
+        };
         assert_eq!(c.delay_for(1), Duration::from_secs(1));
         assert_eq!(c.delay_for(2), Duration::from_secs(2));
         assert_eq!(c.delay_for(3), Duration::from_secs(4));
@@ -76,7 +83,10 @@ mod tests {
         let c = RetryConfig::default();
         for _ in 0..50 {
             let d = c.delay_for(3);
-            assert!(d >= Duration::from_secs(4) && d <= Duration::from_secs(8), "{d:?}");
+            assert!(
+                d >= Duration::from_secs(4) && d <= Duration::from_secs(8),
+                "{d:?}"
+            );
         }
     }
 }

@@ -11,9 +11,9 @@ use super::posts::PostService;
 use crate::rules;
 use crate::time::{local_date, parse_time_zone, resolve_local, start_of_local_day, with_date};
 use crate::{
-    Clock, Error, JobQueue, NewJob, PUBLISHING_QUEUE, Platform, Post, PostId, PostStatus, PostStore, Publication,
-    PublicationStatus, PublicationStore, Result, Schedule, ScheduleId, ScheduleStatus, ScheduleStore, UserId,
-    Violation,
+    Clock, Error, JobQueue, NewJob, PUBLISHING_QUEUE, Platform, Post, PostId, PostStatus,
+    PostStore, Publication, PublicationStatus, PublicationStore, Result, Schedule, ScheduleId,
+    ScheduleStatus, ScheduleStore, UserId, Violation,
 };
 
 /// Job kind that publishes one schedule.
@@ -159,7 +159,15 @@ impl SchedulingService {
         clock: Arc<dyn Clock>,
         config: SchedulingConfig,
     ) -> Self {
-        Self { posts, post_store, schedules, publications, queue, clock, config }
+        Self {
+            posts,
+            post_store,
+            schedules,
+            publications,
+            queue,
+            clock,
+            config,
+        }
     }
 
     /// Schedules a post at a wall-clock time in a time zone.
@@ -185,15 +193,29 @@ impl SchedulingService {
                 ),
             ));
         }
-        self.create(user_id, request.post_id, request.local_time, tz.name(), scheduled_at, request.platforms).await
+        self.create(
+            user_id,
+            request.post_id,
+            request.local_time,
+            tz.name(),
+            scheduled_at,
+            request.platforms,
+        )
+        .await
     }
 
     /// Schedules a post for right now (publish now).
-    pub async fn schedule_now(&self, user_id: UserId, post_id: PostId, platforms: Vec<Platform>) -> Result<Scheduled> {
+    pub async fn schedule_now(
+        &self,
+        user_id: UserId,
+        post_id: PostId,
+        platforms: Vec<Platform>,
+    ) -> Result<Scheduled> {
         let now = self.clock.now();
         let post = self.posts.get(user_id, post_id).await?;
         let _ = post;
-        self.create(user_id, post_id, now.naive_utc(), "UTC", now, platforms).await
+        self.create(user_id, post_id, now.naive_utc(), "UTC", now, platforms)
+            .await
     }
 
     async fn create(
@@ -208,7 +230,10 @@ impl SchedulingService {
         let platforms = dedup_platforms(platforms)?;
         let post = self.posts.get(user_id, post_id).await?;
         if post.status == PostStatus::Published {
-            return Err(Error::invalid_input("post_id", "the post is already published; duplicate it to post again"));
+            return Err(Error::invalid_input(
+                "post_id",
+                "the post is already published; duplicate it to post again",
+            ));
         }
         self.validate_post(user_id, &post, &platforms).await?;
         let now = self.clock.now();
@@ -226,14 +251,22 @@ impl SchedulingService {
             updated_at: now,
         };
         let conflicts = self.check_account_limits(&schedule).await?;
-        let publications: Vec<Publication> =
-            platforms.iter().map(|&p| Publication::pending(&schedule, p, now)).collect();
+        let publications: Vec<Publication> = platforms
+            .iter()
+            .map(|&p| Publication::pending(&schedule, p, now))
+            .collect();
         // The job goes first: if we crash before the schedule is written, the job finds no
         // schedule and ends; the other order could leave a schedule that never publishes.
         self.enqueue(&schedule).await?;
-        self.schedules.create_schedule(&schedule, &publications).await?;
+        self.schedules
+            .create_schedule(&schedule, &publications)
+            .await?;
         self.set_post_status(post, PostStatus::Scheduled).await?;
-        Ok(Scheduled { schedule, publications, conflicts })
+        Ok(Scheduled {
+            schedule,
+            publications,
+            conflicts,
+        })
     }
 
     /// Loads one of the user's schedules.
@@ -246,28 +279,53 @@ impl SchedulingService {
     }
 
     /// A schedule with its publications.
-    pub async fn get_with_publications(&self, user_id: UserId, id: ScheduleId) -> Result<(Schedule, Vec<Publication>)> {
+    pub async fn get_with_publications(
+        &self,
+        user_id: UserId,
+        id: ScheduleId,
+    ) -> Result<(Schedule, Vec<Publication>)> {
         let s = self.get(user_id, id).await?;
         let pubs = self.publications.list_publications_for_schedule(id).await?;
         Ok((s, pubs))
     }
 
     /// Changes a schedule's time, zone or platforms while nothing has been sent yet.
-    pub async fn update(&self, user_id: UserId, id: ScheduleId, update: ScheduleUpdate) -> Result<Scheduled> {
+    pub async fn update(
+        &self,
+        user_id: UserId,
+        id: ScheduleId,
+        update: ScheduleUpdate,
+    ) -> Result<Scheduled> {
         let mut schedule = self.get(user_id, id).await?;
         if schedule.status != ScheduleStatus::Active {
-            return Err(Error::invalid_input("schedule", format!("is {}; only active schedules change", schedule.status.as_str())));
+            return Err(Error::invalid_input(
+                "schedule",
+                format!(
+                    "is {}; only active schedules change",
+                    schedule.status.as_str()
+                ),
+            ));
         }
         let mut pubs = self.publications.list_publications_for_schedule(id).await?;
-        if pubs.iter().any(|p| !matches!(p.status, PublicationStatus::Pending | PublicationStatus::Cancelled)) {
-            return Err(Error::conflict(format!("schedule {id} (publishing has started)")));
+        if pubs.iter().any(|p| {
+            !matches!(
+                p.status,
+                PublicationStatus::Pending | PublicationStatus::Cancelled
+            )
+        }) {
+            return Err(Error::conflict(format!(
+                "schedule {id} (publishing has started)"
+            )));
         }
         let tz = parse_time_zone(update.time_zone.as_deref().unwrap_or(&schedule.time_zone))?;
         let local_time = update.local_time.unwrap_or(schedule.local_time);
         let scheduled_at = resolve_local(local_time, tz);
         let now = self.clock.now();
         if scheduled_at <= now {
-            return Err(Error::invalid_input("local_time", format!("{local_time} in {} is in the past", tz.name())));
+            return Err(Error::invalid_input(
+                "local_time",
+                format!("{local_time} in {} is in the past", tz.name()),
+            ));
         }
         let platforms = match update.platforms {
             Some(p) => dedup_platforms(p)?,
@@ -285,7 +343,11 @@ impl SchedulingService {
         // Publications follow the platform list.
         for p in pubs.iter_mut() {
             let wanted = platforms.contains(&p.platform);
-            let next = if wanted { PublicationStatus::Pending } else { PublicationStatus::Cancelled };
+            let next = if wanted {
+                PublicationStatus::Pending
+            } else {
+                PublicationStatus::Cancelled
+            };
             if p.status != next {
                 p.status = next;
                 p.updated_at = now;
@@ -300,14 +362,26 @@ impl SchedulingService {
             }
         }
         self.enqueue(&schedule).await?;
-        Ok(Scheduled { schedule, publications: pubs, conflicts })
+        Ok(Scheduled {
+            schedule,
+            publications: pubs,
+            conflicts,
+        })
     }
 
     /// Moves a schedule to another day, keeping its wall-clock time and zone (so 09:00 stays
     /// 09:00 across a DST change).
-    pub async fn move_to_date(&self, user_id: UserId, id: ScheduleId, date: NaiveDate) -> Result<Scheduled> {
+    pub async fn move_to_date(
+        &self,
+        user_id: UserId,
+        id: ScheduleId,
+        date: NaiveDate,
+    ) -> Result<Scheduled> {
         let schedule = self.get(user_id, id).await?;
-        let update = ScheduleUpdate { local_time: Some(with_date(schedule.local_time, date)), ..Default::default() };
+        let update = ScheduleUpdate {
+            local_time: Some(with_date(schedule.local_time, date)),
+            ..Default::default()
+        };
         self.update(user_id, id, update).await
     }
 
@@ -318,17 +392,30 @@ impl SchedulingService {
             return Ok(schedule);
         }
         if schedule.status != ScheduleStatus::Active {
-            return Err(Error::invalid_input("schedule", "is completed; nothing to cancel"));
+            return Err(Error::invalid_input(
+                "schedule",
+                "is completed; nothing to cancel",
+            ));
         }
         let mut pubs = self.publications.list_publications_for_schedule(id).await?;
-        if pubs.iter().any(|p| matches!(p.status, PublicationStatus::Publishing | PublicationStatus::Unconfirmed)) {
-            return Err(Error::conflict(format!("schedule {id} (a publication is in flight)")));
+        if pubs.iter().any(|p| {
+            matches!(
+                p.status,
+                PublicationStatus::Publishing | PublicationStatus::Unconfirmed
+            )
+        }) {
+            return Err(Error::conflict(format!(
+                "schedule {id} (a publication is in flight)"
+            )));
         }
         let now = self.clock.now();
         schedule.status = ScheduleStatus::Cancelled;
         schedule.updated_at = now;
         schedule.version = self.schedules.update_schedule(&schedule).await?;
-        for p in pubs.iter_mut().filter(|p| p.status == PublicationStatus::Pending) {
+        for p in pubs
+            .iter_mut()
+            .filter(|p| p.status == PublicationStatus::Pending)
+        {
             p.status = PublicationStatus::Cancelled;
             p.updated_at = now;
             p.version = self.publications.update_publication(p).await?;
@@ -342,7 +429,12 @@ impl SchedulingService {
     }
 
     /// The user's schedules due in `[from, to)`.
-    pub async fn list(&self, user_id: UserId, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Schedule>> {
+    pub async fn list(
+        &self,
+        user_id: UserId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Schedule>> {
         check_range(from, to)?;
         self.schedules.list_schedules(user_id, from, to).await
     }
@@ -361,7 +453,10 @@ impl SchedulingService {
             return Err(Error::invalid_input("from", "must not be after to"));
         }
         if (to - from).num_days() > 366 {
-            return Err(Error::invalid_input("to", "a calendar spans at most 366 days"));
+            return Err(Error::invalid_input(
+                "to",
+                "a calendar spans at most 366 days",
+            ));
         }
         let start = start_of_local_day(from, tz);
         let end = start_of_local_day(to.succ_opt().unwrap_or(to), tz);
@@ -390,15 +485,17 @@ impl SchedulingService {
                 }
             };
             let local = s.scheduled_at.with_timezone(&tz);
-            days.entry(local_date(s.scheduled_at, tz)).or_default().push(CalendarEntry {
-                schedule_id: s.id,
-                post_id: s.post_id,
-                scheduled_at: s.scheduled_at,
-                local_time: local.naive_local(),
-                platforms: s.platforms,
-                status: s.status,
-                preview,
-            });
+            days.entry(local_date(s.scheduled_at, tz))
+                .or_default()
+                .push(CalendarEntry {
+                    schedule_id: s.id,
+                    post_id: s.post_id,
+                    scheduled_at: s.scheduled_at,
+                    local_time: local.naive_local(),
+                    platforms: s.platforms,
+                    status: s.status,
+                    preview,
+                });
         }
         Ok(days
             .into_iter()
@@ -411,11 +508,22 @@ impl SchedulingService {
 
     /// Every pair of active schedules due in `[from, to)` that share a platform and are closer
     /// than the configured gap.
-    pub async fn conflicts(&self, user_id: UserId, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<ScheduleConflict>> {
+    pub async fn conflicts(
+        &self,
+        user_id: UserId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ScheduleConflict>> {
         check_range(from, to)?;
         let gap = chrono::Duration::from_std(self.config.min_gap).unwrap_or_default();
-        let all = self.schedules.list_schedules(user_id, from - gap, to + gap).await?;
-        let active: Vec<&Schedule> = all.iter().filter(|s| s.status == ScheduleStatus::Active).collect();
+        let all = self
+            .schedules
+            .list_schedules(user_id, from - gap, to + gap)
+            .await?;
+        let active: Vec<&Schedule> = all
+            .iter()
+            .filter(|s| s.status == ScheduleStatus::Active)
+            .collect();
         let mut out = Vec::new();
         for (i, a) in active.iter().enumerate() {
             if a.scheduled_at < from || a.scheduled_at >= to {
@@ -428,7 +536,12 @@ impl SchedulingService {
         Ok(out)
     }
 
-    async fn validate_post(&self, user_id: UserId, post: &Post, platforms: &[Platform]) -> Result<()> {
+    async fn validate_post(
+        &self,
+        user_id: UserId,
+        post: &Post,
+        platforms: &[Platform],
+    ) -> Result<()> {
         let media = self.posts.media_for(user_id, &post.content).await?;
         rules::validate_for(platforms, &post.content, &media)
     }
@@ -438,7 +551,13 @@ impl SchedulingService {
         let gap = chrono::Duration::from_std(self.config.min_gap).unwrap_or_default();
         let mut conflicts = Vec::new();
         if gap > chrono::Duration::zero() {
-            let near = self.active_others(schedule, schedule.scheduled_at - gap, schedule.scheduled_at + gap).await?;
+            let near = self
+                .active_others(
+                    schedule,
+                    schedule.scheduled_at - gap,
+                    schedule.scheduled_at + gap,
+                )
+                .await?;
             for other in &near {
                 conflicts.extend(conflicts_between(schedule, other, gap));
             }
@@ -453,11 +572,27 @@ impl SchedulingService {
             let date = local_date(schedule.scheduled_at, tz);
             let day_start = start_of_local_day(date, tz);
             let day_end = start_of_local_day(date.succ_opt().unwrap_or(date), tz);
-            let same_day = self.active_others(schedule, day_start, day_end).await?;
+            // An update re-checks a schedule that may already be counted at its old time.
+            let stored = match self.schedules.get_schedule(schedule.id).await {
+                Ok(s) => Some(s),
+                Err(Error::NotFound { .. }) => None,
+                Err(e) => return Err(e),
+            };
             let mut violations = Vec::new();
             for (platform, cap) in capped {
-                let count = same_day.iter().filter(|s| s.platforms.contains(&platform)).count();
-                if count + 1 > cap as usize {
+                let mut count = self
+                    .schedules
+                    .count_active_schedules(schedule.user_id, platform, day_start, day_end)
+                    .await?;
+                if stored.as_ref().is_some_and(|s| {
+                    s.status == ScheduleStatus::Active
+                        && s.platforms.contains(&platform)
+                        && s.scheduled_at >= day_start
+                        && s.scheduled_at < day_end
+                }) {
+                    count = count.saturating_sub(1);
+                }
+                if count + 1 > u64::from(cap) {
                     violations.push(Violation {
                         rule: format!("{platform}.schedule.daily_cap"),
                         message: format!(
@@ -481,7 +616,12 @@ impl SchedulingService {
         Ok(conflicts)
     }
 
-    async fn active_others(&self, schedule: &Schedule, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Schedule>> {
+    async fn active_others(
+        &self,
+        schedule: &Schedule,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Schedule>> {
         Ok(self
             .schedules
             .list_schedules(schedule.user_id, from, to)
@@ -534,7 +674,10 @@ fn dedup_platforms(platforms: Vec<Platform>) -> Result<Vec<Platform>> {
         }
     }
     if out.is_empty() {
-        return Err(Error::invalid_input("platforms", "name at least one platform"));
+        return Err(Error::invalid_input(
+            "platforms",
+            "name at least one platform",
+        ));
     }
     Ok(out)
 }

@@ -9,20 +9,26 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
 use super::{Must, unique};
 use crate::{
-    ConnectionId, ConnectionStatus, LinkPreview, MediaFile, MediaId, NewJob, Notification, NotificationId,
-    NotificationKind, Platform, PlatformConnection, Post, PostContent, PostId, PostStatus, Publication, PublicationId,
-    PublishRequest, Schedule, ScheduleId, ScheduleStatus, Secret, TokenCipher, User, UserId,
+    ConnectionId, ConnectionStatus, LinkPreview, MediaFile, MediaId, NewJob, Notification,
+    NotificationId, NotificationKind, Platform, PlatformConnection, Post, PostContent, PostId,
+    PostStatus, Publication, PublicationId, PublishRequest, Schedule, ScheduleId, ScheduleStatus,
+    Secret, TokenCipher, User, UserId,
 };
 
 /// The current time, truncated to whole milliseconds.
 pub fn now() -> DateTime<Utc> {
     let now = Utc::now();
-    now.duration_trunc(TimeDelta::milliseconds(1)).unwrap_or(now)
+    now.duration_trunc(TimeDelta::milliseconds(1))
+        .unwrap_or(now)
 }
 
 /// An active user with a fresh id and a fresh lowercase e-mail, in `Europe/Paris`.
 pub fn user() -> User {
-    let mut user = User::new(&format!("user-{}@example.test", unique()), "Europe/Paris", now());
+    let mut user = User::new(
+        &format!("user-{}@example.test", unique()),
+        "Europe/Paris",
+        now(),
+    );
     user.display_name = Some("Testkit User".to_owned());
     user
 }
@@ -63,7 +69,11 @@ pub fn post_for(user_id: UserId) -> Post {
 ///
 /// # Panics
 /// If `cipher` fails to encrypt.
-pub fn connection_for(user_id: UserId, platform: Platform, cipher: &dyn TokenCipher) -> PlatformConnection {
+pub fn connection_for(
+    user_id: UserId,
+    platform: Platform,
+    cipher: &dyn TokenCipher,
+) -> PlatformConnection {
     let at = now();
     let id = unique();
     PlatformConnection {
@@ -72,9 +82,13 @@ pub fn connection_for(user_id: UserId, platform: Platform, cipher: &dyn TokenCip
         platform,
         platform_user_id: format!("account-{id}"),
         platform_username: format!("testkit_{}", &id[..8]),
-        access_token: cipher.encrypt(&Secret::new(format!("access-{id}"))).must("encrypt a fixture access token"),
+        access_token: cipher
+            .encrypt(&Secret::new(format!("access-{id}")))
+            .must("encrypt a fixture access token"),
         refresh_token: Some(
-            cipher.encrypt(&Secret::new(format!("refresh-{id}"))).must("encrypt a fixture refresh token"),
+            cipher
+                .encrypt(&Secret::new(format!("refresh-{id}")))
+                .must("encrypt a fixture refresh token"),
         ),
         expires_at: Some(at + TimeDelta::hours(2)),
         scopes: vec!["read".to_owned(), "write".to_owned()],
@@ -125,7 +139,11 @@ pub fn schedule_for(post: &Post, platforms: &[Platform], at: DateTime<Utc>) -> S
 /// One pending publication per platform of `schedule`.
 pub fn publications_for(schedule: &Schedule) -> Vec<Publication> {
     let at = now();
-    schedule.platforms.iter().map(|&platform| Publication::pending(schedule, platform, at)).collect()
+    schedule
+        .platforms
+        .iter()
+        .map(|&platform| Publication::pending(schedule, platform, at))
+        .collect()
 }
 
 /// A "published" notification for `user_id`.
@@ -140,7 +158,9 @@ pub fn notification_for(user_id: UserId) -> Notification {
         post_id: Some(PostId::new()),
         publication_id: Some(PublicationId::new()),
         connection_id: None,
-        platform_post_id: Some(crate::PlatformPostId::new("at://did:plc:example/app.bsky.feed.post/3k")),
+        platform_post_id: Some(crate::PlatformPostId::new(
+            "at://did:plc:example/app.bsky.feed.post/3k",
+        )),
         url: Some("https://bsky.app/profile/example/post/3k".to_owned()),
         created_at: now(),
     }

@@ -33,7 +33,7 @@
 //! | [`notifier`] | [`Notifier`](crate::Notifier) | `run_all(notifier)` |
 //! | [`publisher`] | [`Publisher`](crate::Publisher) | `run_all(publisher, connection)` |
 //!
-//! Backing-service tests skip themselves with [`env`] when their service is not configured.
+//! Backing-service tests skip themselves with [`env()`] when their service is not configured.
 
 use std::fmt::Debug;
 
@@ -58,7 +58,7 @@ pub mod user_store;
 
 pub use crate::memory::{ScriptedImageGenerator, ScriptedTextGenerator};
 
-/// Set to `1` (as CI does) to make [`env`] fail instead of skip.
+/// Set to `1` (as CI does) to make [`env()`] fail instead of skip.
 pub const REQUIRE_SERVICES_VAR: &str = "QUFLUX_TEST_REQUIRE_SERVICES";
 
 /// Reads the environment variable that points a backing-service test at its service.
@@ -97,7 +97,11 @@ impl<T> Must<T> for Result<T> {
     fn must(self, what: &str) -> T {
         match self {
             Ok(value) => value,
-            Err(e) => panic!("{what}: unexpected {} error: {}", e.kind().as_str(), e.detailed_message()),
+            Err(e) => panic!(
+                "{what}: unexpected {} error: {}",
+                e.kind().as_str(),
+                e.detailed_message()
+            ),
         }
     }
 }
@@ -107,8 +111,16 @@ impl<T> Must<T> for Result<T> {
 pub(crate) fn expect_kind<T: Debug>(result: Result<T>, kind: ErrorKind, what: &str) -> Error {
     match result {
         Err(e) if e.kind() == kind => e,
-        Err(e) => panic!("{what}: expected a {} error, got {}: {}", kind.as_str(), e.kind().as_str(), e.detailed_message()),
-        Ok(value) => panic!("{what}: expected a {} error, got Ok({value:?})", kind.as_str()),
+        Err(e) => panic!(
+            "{what}: expected a {} error, got {}: {}",
+            kind.as_str(),
+            e.kind().as_str(),
+            e.detailed_message()
+        ),
+        Ok(value) => panic!(
+            "{what}: expected a {} error, got Ok({value:?})",
+            kind.as_str()
+        ),
     }
 }
 
@@ -117,16 +129,28 @@ pub(crate) fn expect_kind<T: Debug>(result: Result<T>, kind: ErrorKind, what: &s
 pub(crate) fn expect_kinds<T: Debug>(result: Result<T>, kinds: &[ErrorKind], what: &str) {
     match result {
         Err(e) if kinds.contains(&e.kind()) => {}
-        Err(e) => panic!("{what}: expected one of {kinds:?}, got {}: {}", e.kind().as_str(), e.detailed_message()),
+        Err(e) => panic!(
+            "{what}: expected one of {kinds:?}, got {}: {}",
+            e.kind().as_str(),
+            e.detailed_message()
+        ),
         Ok(value) => panic!("{what}: expected one of {kinds:?}, got Ok({value:?})"),
     }
 }
 
 /// Asserts that two instants are at most `tolerance` apart.
 #[track_caller]
-pub(crate) fn assert_close(actual: DateTime<Utc>, expected: DateTime<Utc>, tolerance: TimeDelta, what: &str) {
+pub(crate) fn assert_close(
+    actual: DateTime<Utc>,
+    expected: DateTime<Utc>,
+    tolerance: TimeDelta,
+    what: &str,
+) {
     let diff = (actual - expected).abs();
-    assert!(diff <= tolerance, "{what}: expected about {expected}, got {actual} ({diff} apart, tolerance {tolerance})");
+    assert!(
+        diff <= tolerance,
+        "{what}: expected about {expected}, got {actual} ({diff} apart, tolerance {tolerance})"
+    );
 }
 
 /// A fresh suffix for names, keys and e-mails.

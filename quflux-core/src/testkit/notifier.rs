@@ -20,8 +20,14 @@ pub async fn delivers_every_kind(notifier: &dyn Notifier) {
         NotificationKind::Unconfirmed,
         NotificationKind::ConnectionNeedsReauth,
     ] {
-        let full = Notification { kind, ..notification_for(user_id) };
-        notifier.notify(&full).await.must(&format!("deliver a {} notification", kind.as_str()));
+        let full = Notification {
+            kind,
+            ..notification_for(user_id)
+        };
+        notifier
+            .notify(&full)
+            .await
+            .must(&format!("deliver a {} notification", kind.as_str()));
         let bare = Notification {
             kind,
             platform: None,
@@ -32,7 +38,10 @@ pub async fn delivers_every_kind(notifier: &dyn Notifier) {
             url: None,
             ..notification_for(user_id)
         };
-        notifier.notify(&bare).await.must(&format!("deliver a {} notification without optional fields", kind.as_str()));
+        notifier.notify(&bare).await.must(&format!(
+            "deliver a {} notification without optional fields",
+            kind.as_str()
+        ));
     }
 }
 
@@ -46,9 +55,15 @@ pub async fn delivers_odd_content(notifier: &dyn Notifier) {
         ("empty", String::new()),
         ("very long", long),
         ("multi-line", "line one\nline two\r\n\ttabbed".to_owned()),
-        ("markup", "<script>alert('x')</script> & \"quotes\" {{template}} %s %d \\n".to_owned()),
+        (
+            "markup",
+            "<script>alert('x')</script> & \"quotes\" {{template}} %s %d \\n".to_owned(),
+        ),
         ("right-to-left", "مرحبا بالعالم — שלום".to_owned()),
-        ("combining", "e\u{301} Z\u{335}\u{321}a\u{36b}l\u{33a}g\u{339}o\u{315}".to_owned()),
+        (
+            "combining",
+            "e\u{301} Z\u{335}\u{321}a\u{36b}l\u{33a}g\u{339}o\u{315}".to_owned(),
+        ),
     ];
     for (what, text) in cases {
         let note = Notification {
@@ -57,6 +72,9 @@ pub async fn delivers_odd_content(notifier: &dyn Notifier) {
             platform: Some(Platform::Mastodon),
             ..notification_for(user_id)
         };
-        notifier.notify(&note).await.must(&format!("deliver a notification with {what} content"));
+        notifier
+            .notify(&note)
+            .await
+            .must(&format!("deliver a notification with {what} content"));
     }
 }

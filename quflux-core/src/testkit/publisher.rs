@@ -22,39 +22,86 @@ fn request() -> PublishRequest {
 }
 
 fn note_indeterminate(publisher: &dyn Publisher, scenario: &str, reason: &str) {
-    eprintln!("skipping part of {scenario} for {}: lookup is indeterminate ({reason})", publisher.platform());
+    eprintln!(
+        "skipping part of {scenario} for {}: lookup is indeterminate ({reason})",
+        publisher.platform()
+    );
 }
 
 /// The publisher publishes to the connection's platform.
 pub fn platform_matches_the_connection(publisher: &dyn Publisher, connection: &PlatformConnection) {
-    assert_eq!(publisher.platform(), connection.platform, "the connection must belong to the publisher's platform");
+    assert_eq!(
+        publisher.platform(),
+        connection.platform,
+        "the connection must belong to the publisher's platform"
+    );
 }
 
 /// After `publish`, `lookup` of the same request finds the same post.
-pub async fn publish_then_lookup_finds_it(publisher: &dyn Publisher, connection: &PlatformConnection) {
+pub async fn publish_then_lookup_finds_it(
+    publisher: &dyn Publisher,
+    connection: &PlatformConnection,
+) {
     let request = request();
-    let post = publisher.publish(connection, &request).await.must("publish");
-    assert!(!post.platform_post_id.as_str().is_empty(), "a published post has a platform id");
-    match publisher.lookup(connection, &request).await.must("lookup a published request") {
+    let post = publisher
+        .publish(connection, &request)
+        .await
+        .must("publish");
+    assert!(
+        !post.platform_post_id.as_str().is_empty(),
+        "a published post has a platform id"
+    );
+    match publisher
+        .lookup(connection, &request)
+        .await
+        .must("lookup a published request")
+    {
         Lookup::Published(found) => {
-            assert_eq!(found.platform_post_id, post.platform_post_id, "lookup must find the post publish created");
+            assert_eq!(
+                found.platform_post_id, post.platform_post_id,
+                "lookup must find the post publish created"
+            );
         }
-        Lookup::Indeterminate { reason } => note_indeterminate(publisher, "publish_then_lookup_finds_it", &reason),
-        Lookup::NotPublished => panic!("lookup must not answer NotPublished for a request that was published"),
+        Lookup::Indeterminate { reason } => {
+            note_indeterminate(publisher, "publish_then_lookup_finds_it", &reason)
+        }
+        Lookup::NotPublished => {
+            panic!("lookup must not answer NotPublished for a request that was published")
+        }
     }
-    publisher.delete(connection, &post.platform_post_id).await.must("clean up");
+    publisher
+        .delete(connection, &post.platform_post_id)
+        .await
+        .must("clean up");
 }
 
 /// `lookup` of a request never published is `NotPublished` (or `Indeterminate`).
-pub async fn lookup_of_unknown_key_is_not_published(publisher: &dyn Publisher, connection: &PlatformConnection) {
+pub async fn lookup_of_unknown_key_is_not_published(
+    publisher: &dyn Publisher,
+    connection: &PlatformConnection,
+) {
     let request = request();
-    match publisher.lookup(connection, &request).await.must("lookup an unknown request") {
+    match publisher
+        .lookup(connection, &request)
+        .await
+        .must("lookup an unknown request")
+    {
         Lookup::NotPublished => {}
-        Lookup::Indeterminate { reason } => note_indeterminate(publisher, "lookup_of_unknown_key_is_not_published", &reason),
-        Lookup::Published(post) => panic!("lookup found {post:?} for a request that was never published"),
+        Lookup::Indeterminate { reason } => {
+            note_indeterminate(publisher, "lookup_of_unknown_key_is_not_published", &reason)
+        }
+        Lookup::Published(post) => {
+            panic!("lookup found {post:?} for a request that was never published")
+        }
     }
-    match publisher.lookup(connection, &request).await.must("lookup it again") {
-        Lookup::Published(post) => panic!("lookup must not create a post, yet it now finds {post:?}"),
+    match publisher
+        .lookup(connection, &request)
+        .await
+        .must("lookup it again")
+    {
+        Lookup::Published(post) => {
+            panic!("lookup must not create a post, yet it now finds {post:?}")
+        }
         Lookup::NotPublished | Lookup::Indeterminate { .. } => {}
     }
 }
@@ -62,11 +109,23 @@ pub async fn lookup_of_unknown_key_is_not_published(publisher: &dyn Publisher, c
 /// `delete` removes a published post: a later lookup no longer finds it.
 pub async fn delete_removes(publisher: &dyn Publisher, connection: &PlatformConnection) {
     let request = request();
-    let post = publisher.publish(connection, &request).await.must("publish");
-    publisher.delete(connection, &post.platform_post_id).await.must("delete the published post");
-    match publisher.lookup(connection, &request).await.must("lookup a deleted post") {
+    let post = publisher
+        .publish(connection, &request)
+        .await
+        .must("publish");
+    publisher
+        .delete(connection, &post.platform_post_id)
+        .await
+        .must("delete the published post");
+    match publisher
+        .lookup(connection, &request)
+        .await
+        .must("lookup a deleted post")
+    {
         Lookup::NotPublished => {}
-        Lookup::Indeterminate { reason } => note_indeterminate(publisher, "delete_removes", &reason),
+        Lookup::Indeterminate { reason } => {
+            note_indeterminate(publisher, "delete_removes", &reason)
+        }
         Lookup::Published(found) => panic!("lookup still finds {found:?} after delete"),
     }
 }

@@ -20,7 +20,9 @@
 
 mod publisher;
 
-pub use publisher::{OutboxEntry, OutboxPublisher, OutboxPublisherBuilder, OutboxPublisherConfig, read_outbox};
+pub use publisher::{
+    OutboxEntry, OutboxPublisher, OutboxPublisherBuilder, OutboxPublisherConfig, read_outbox,
+};
 
 /// Backend name used in errors.
 pub const BACKEND: &str = "outbox";

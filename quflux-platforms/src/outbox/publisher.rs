@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use quflux_core::{
-    Error, Lookup, Platform, PlatformConnection, PlatformPostId, PublishRequest, PublishedPost, Publisher, Result,
+    Error, Lookup, Platform, PlatformConnection, PlatformPostId, PublishRequest, PublishedPost,
+    Publisher, Result,
 };
 use serde::{Deserialize, Serialize};
 
@@ -97,9 +98,19 @@ impl OutboxPublisherBuilder {
     }
     /// Validates and builds.
     pub fn build(self) -> Result<OutboxPublisher> {
-        let path = self.config.path.ok_or_else(|| Error::Config("outbox: path missing (QUFLUX_OUTBOX_PATH)".into()))?;
-        let platform = self.config.platform.ok_or_else(|| Error::Config("outbox: platform missing".into()))?;
-        Ok(OutboxPublisher { path, platform, index: Arc::new(Mutex::new(Index::default())) })
+        let path = self
+            .config
+            .path
+            .ok_or_else(|| Error::Config("outbox: path missing (QUFLUX_OUTBOX_PATH)".into()))?;
+        let platform = self
+            .config
+            .platform
+            .ok_or_else(|| Error::Config("outbox: platform missing".into()))?;
+        Ok(OutboxPublisher {
+            path,
+            platform,
+            index: Arc::new(Mutex::new(Index::default())),
+        })
     }
 }
 
@@ -149,7 +160,8 @@ impl OutboxPublisher {
                 .map_err(|e| Error::other(BACKEND, e))?;
             file.lock().map_err(|e| Error::other(BACKEND, e))?;
             let mut index = index.lock().unwrap_or_else(|e| e.into_inner());
-            let result = catch_up(&mut file, &mut index, platform).and_then(|()| f(&mut file, &mut index, platform));
+            let result = catch_up(&mut file, &mut index, platform)
+                .and_then(|()| f(&mut file, &mut index, platform));
             let _ = file.unlock();
             result
         })
@@ -168,17 +180,22 @@ fn catch_up(file: &mut File, index: &mut Index, platform: Platform) -> Result<()
     if len == index.offset {
         return Ok(());
     }
-    file.seek(SeekFrom::Start(index.offset)).map_err(|e| Error::other(BACKEND, e))?;
+    file.seek(SeekFrom::Start(index.offset))
+        .map_err(|e| Error::other(BACKEND, e))?;
     let mut reader = BufReader::new(&mut *file);
     let mut line = String::new();
     loop {
         line.clear();
-        let n = reader.read_line(&mut line).map_err(|e| Error::other(BACKEND, e))?;
+        let n = reader
+            .read_line(&mut line)
+            .map_err(|e| Error::other(BACKEND, e))?;
         if n == 0 || !line.ends_with('\n') {
             break; // a partial last line is re-read next time
         }
         index.offset += n as u64;
-        let Ok(entry) = serde_json::from_str::<OutboxEntry>(line.trim_end()) else { continue };
+        let Ok(entry) = serde_json::from_str::<OutboxEntry>(line.trim_end()) else {
+            continue;
+        };
         if entry.platform != platform {
             continue;
         }
@@ -186,7 +203,9 @@ fn catch_up(file: &mut File, index: &mut Index, platform: Platform) -> Result<()
             "publish" => {
                 index.by_key.insert(entry.idempotency_key.clone(), entry);
             }
-            "delete" => index.by_key.retain(|_, e| e.platform_post_id != entry.platform_post_id),
+            "delete" => index
+                .by_key
+                .retain(|_, e| e.platform_post_id != entry.platform_post_id),
             _ => {}
         }
     }
@@ -196,15 +215,21 @@ fn catch_up(file: &mut File, index: &mut Index, platform: Platform) -> Result<()
 fn append(file: &mut File, entry: &OutboxEntry) -> Result<()> {
     let mut line = serde_json::to_string(entry).map_err(|e| Error::other(BACKEND, e))?;
     line.push('\n');
-    file.write_all(line.as_bytes()).map_err(|e| Error::other(BACKEND, e))?;
+    file.write_all(line.as_bytes())
+        .map_err(|e| Error::other(BACKEND, e))?;
     file.sync_data().map_err(|e| Error::other(BACKEND, e))
 }
 
 fn published(entry: &OutboxEntry) -> PublishedPost {
     PublishedPost {
         platform_post_id: PlatformPostId::new(entry.platform_post_id.clone()),
-        url: Some(format!("outbox://{}/{}", entry.platform, entry.platform_post_id)),
-        thread_ids: (1..=entry.thread.len()).map(|i| PlatformPostId::new(format!("{}-{i}", entry.platform_post_id))).collect(),
+        url: Some(format!(
+            "outbox://{}/{}",
+            entry.platform, entry.platform_post_id
+        )),
+        thread_ids: (1..=entry.thread.len())
+            .map(|i| PlatformPostId::new(format!("{}-{i}", entry.platform_post_id)))
+            .collect(),
         published_at: entry.at,
     }
 }
@@ -218,10 +243,14 @@ pub fn read_outbox(path: &Path) -> Result<Vec<OutboxEntry>> {
     };
     let mut out: Vec<OutboxEntry> = Vec::new();
     for line in text.lines() {
-        let Ok(entry) = serde_json::from_str::<OutboxEntry>(line) else { continue };
+        let Ok(entry) = serde_json::from_str::<OutboxEntry>(line) else {
+            continue;
+        };
         match entry.op.as_str() {
             "publish" => out.push(entry),
-            "delete" => out.retain(|e| !(e.platform == entry.platform && e.platform_post_id == entry.platform_post_id)),
+            "delete" => out.retain(|e| {
+                !(e.platform == entry.platform && e.platform_post_id == entry.platform_post_id)
+            }),
             _ => {}
         }
     }
@@ -234,9 +263,16 @@ impl Publisher for OutboxPublisher {
         self.platform
     }
 
-    async fn publish(&self, connection: &PlatformConnection, request: &PublishRequest) -> Result<PublishedPost> {
+    async fn publish(
+        &self,
+        connection: &PlatformConnection,
+        request: &PublishRequest,
+    ) -> Result<PublishedPost> {
         if request.text.trim().is_empty() && request.media.is_empty() {
-            return Err(Error::InvalidContent { service: BACKEND, reason: "empty post".into() });
+            return Err(Error::InvalidContent {
+                service: BACKEND,
+                reason: "empty post".into(),
+            });
         }
         let key = request.idempotency_key.clone();
         let entry = OutboxEntry {
@@ -304,7 +340,11 @@ impl Publisher for OutboxPublisher {
         .await
     }
 
-    async fn lookup(&self, _connection: &PlatformConnection, request: &PublishRequest) -> Result<Lookup> {
+    async fn lookup(
+        &self,
+        _connection: &PlatformConnection,
+        request: &PublishRequest,
+    ) -> Result<Lookup> {
         let key = request.idempotency_key.clone();
         self.locked(move |_, index, _| {
             Ok(match index.by_key.get(&key) {
@@ -319,4 +359,3 @@ impl Publisher for OutboxPublisher {
 fn uuid_like() -> String {
     quflux_core::PostId::new().to_string()
 }
-

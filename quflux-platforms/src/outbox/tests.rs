@@ -2,8 +2,8 @@ use std::sync::Arc;
 
 use quflux_core::cipher::AesGcmCipher;
 use quflux_core::{
-    ConnectionId, ConnectionStatus, Lookup, Platform, PlatformConnection, PublicationId, PublishRequest, Publisher,
-    Secret, TokenCipher, UserId,
+    ConnectionId, ConnectionStatus, Lookup, Platform, PlatformConnection, PublicationId,
+    PublishRequest, Publisher, Secret, TokenCipher, UserId,
 };
 
 use super::*;
@@ -16,7 +16,9 @@ fn connection() -> PlatformConnection {
         platform: Platform::Twitter,
         platform_user_id: "1".into(),
         platform_username: "ada".into(),
-        access_token: AesGcmCipher::random("k").encrypt(&Secret::new("t".into())).unwrap(),
+        access_token: AesGcmCipher::random("k")
+            .encrypt(&Secret::new("t".into()))
+            .unwrap(),
         refresh_token: None,
         expires_at: None,
         scopes: vec![],
@@ -43,7 +45,11 @@ fn request(text: &str) -> PublishRequest {
 }
 
 fn publisher(path: &std::path::Path, platform: Platform) -> OutboxPublisher {
-    OutboxPublisher::builder().with_path(path).with_platform(platform).build().unwrap()
+    OutboxPublisher::builder()
+        .with_path(path)
+        .with_platform(platform)
+        .build()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -74,7 +80,10 @@ async fn lookup_sees_posts_written_by_another_publisher_instance() {
     let r = request("from another process");
     assert_eq!(reader.lookup(&c, &r).await.unwrap(), Lookup::NotPublished);
     let posted = writer.publish(&c, &r).await.unwrap();
-    assert_eq!(reader.lookup(&c, &r).await.unwrap(), Lookup::Published(posted.clone()));
+    assert_eq!(
+        reader.lookup(&c, &r).await.unwrap(),
+        Lookup::Published(posted.clone())
+    );
     // And a second instance will not write it again either.
     assert_eq!(reader.publish(&c, &r).await.unwrap(), posted);
     assert_eq!(read_outbox(&path).unwrap().len(), 1);
@@ -93,7 +102,9 @@ async fn concurrent_publishes_of_one_key_write_one_line() {
     for _ in 0..8 {
         let p = publisher(&path, Platform::Twitter);
         let (c, r) = (c.clone(), r.clone());
-        tasks.push(tokio::spawn(async move { p.publish(&c, &r).await.unwrap() }));
+        tasks.push(tokio::spawn(
+            async move { p.publish(&c, &r).await.unwrap() },
+        ));
     }
     let mut ids = std::collections::HashSet::new();
     for t in tasks {
@@ -124,9 +135,15 @@ async fn empty_posts_are_invalid_content_and_missing_settings_are_config_errors(
     let p = publisher(&dir.path().join("o.jsonl"), Platform::Twitter);
     let err = p.publish(&connection(), &request("  ")).await.unwrap_err();
     assert_eq!(err.kind(), quflux_core::ErrorKind::InvalidContent);
-    let err = OutboxPublisher::builder().with_platform(Platform::Twitter).build().unwrap_err();
+    let err = OutboxPublisher::builder()
+        .with_platform(Platform::Twitter)
+        .build()
+        .unwrap_err();
     assert!(err.to_string().contains("path"));
-    let err = OutboxPublisher::builder().with_path("x").build().unwrap_err();
+    let err = OutboxPublisher::builder()
+        .with_path("x")
+        .build()
+        .unwrap_err();
     assert!(err.to_string().contains("platform"));
 }
 

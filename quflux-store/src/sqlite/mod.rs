@@ -17,7 +17,7 @@
 //!   so they sort as text and every `DateTime<Utc>` roundtrips exactly (nanoseconds included).
 //! - Post content, platform lists, attempt ledgers, scopes, metadata and tokens are JSON TEXT.
 //! - Updates are compare-and-swap on a `version` column; unique violations are
-//!   [`Error::Conflict`](quflux_core::Error::Conflict).
+//!   [`Error::Conflict`].
 //! - Migrations (`migrations/sqlite/`) are embedded and applied by [`SqliteStore::migrate`]
 //!   (or [`SqliteStore::open`] / [`SqliteStore::in_memory`]), never implicitly by
 //!   [`SqliteStore::connect`].

@@ -30,6 +30,9 @@ const GET_SCHEDULE: &str = select_schedules!("WHERE id = ?");
 const LIST_SCHEDULES: &str = select_schedules!(
     "WHERE user_id = ? AND scheduled_at >= ? AND scheduled_at < ? ORDER BY scheduled_at, id"
 );
+const COUNT_ACTIVE_SCHEDULES: &str = "SELECT COUNT(*) FROM schedules \
+    WHERE user_id = ? AND status = 'active' AND scheduled_at >= ? AND scheduled_at < ? \
+    AND EXISTS (SELECT 1 FROM json_each(schedules.platforms) WHERE json_each.value = ?)";
 const LIST_DUE_SCHEDULES: &str = select_schedules!(
     "WHERE status = 'active' AND scheduled_at < ? ORDER BY scheduled_at, id LIMIT ?"
 );
@@ -278,6 +281,24 @@ impl ScheduleStore for SqliteStore {
             .into_iter()
             .map(Schedule::try_from)
             .collect()
+    }
+
+    async fn count_active_schedules(
+        &self,
+        user_id: UserId,
+        platform: Platform,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(COUNT_ACTIVE_SCHEDULES)
+            .bind(user_id.to_string())
+            .bind(ts(from))
+            .bind(ts(to))
+            .bind(platform.as_str())
+            .fetch_one(&self.pool)
+            .await
+            .db("schedule")?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn list_due_schedules(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<Schedule>> {
