@@ -157,3 +157,41 @@ fn memory_fixtures_are_valid_and_fresh() {
     let tz = crate::time::parse_time_zone(&schedule.time_zone).unwrap();
     assert_eq!(crate::time::resolve_local(schedule.local_time, tz), at);
 }
+
+#[tokio::test]
+async fn scripted_generators_pass_the_generator_suites() {
+    use crate::{GeneratedImage, GeneratedText};
+    let text = |s: &str| {
+        Ok(GeneratedText {
+            items: vec![s.to_owned()],
+            model: "scripted".into(),
+        })
+    };
+    let texts = crate::memory::ScriptedTextGenerator::new([
+        text("a caption"),
+        text("#coffee"),
+        text("an idea"),
+        text("short"),
+    ]);
+    testkit::generators::text_generator_run_all(&texts).await;
+    assert_eq!(texts.remaining(), 0);
+
+    // A 1080x1080 PNG header is enough for the suite's size check.
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    png.extend_from_slice(&1080u32.to_be_bytes());
+    png.extend_from_slice(&1080u32.to_be_bytes());
+    let images = crate::memory::ScriptedImageGenerator::new([
+        Ok(GeneratedImage {
+            bytes: bytes::Bytes::from(png),
+            content_type: "image/png".into(),
+            width: 1080,
+            height: 1080,
+            model: "scripted".into(),
+        }),
+        Err(crate::Error::Unsupported {
+            service: "scripted",
+            operation: "image generation",
+        }),
+    ]);
+    testkit::generators::image_generator_run_all(&images).await;
+}

@@ -32,6 +32,7 @@
 //! | [`token_cipher`] | [`TokenCipher`](crate::TokenCipher) | `run_all(cipher)` |
 //! | [`notifier`] | [`Notifier`](crate::Notifier) | `run_all(notifier)` |
 //! | [`publisher`] | [`Publisher`](crate::Publisher) | `run_all(publisher, connection)` |
+//! | [`generators`] | [`TextGenerator`](crate::TextGenerator), [`ImageGenerator`](crate::ImageGenerator) | `text_generator_run_all(g)`, `image_generator_run_all(g)` |
 //!
 //! Backing-service tests skip themselves with [`env()`] when their service is not configured.
 
@@ -45,6 +46,7 @@ pub mod blob_store;
 pub mod cache;
 pub mod connection_store;
 pub mod fixtures;
+pub mod generators;
 pub mod job_queue;
 pub mod media_store;
 pub mod notifier;
