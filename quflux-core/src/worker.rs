@@ -186,6 +186,10 @@ impl Worker {
     pub async fn run(self, shutdown: CancellationToken) -> Result<()> {
         let this = Arc::new(self);
         let slots = Arc::new(Semaphore::new(this.config.concurrency.max(1)));
+        // Finished jobs are completed in batches: one round trip for many jobs under load, and
+        // no waiting when idle (a batch is whatever has arrived since the last one).
+        let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
+        let completer = tokio::spawn(complete_in_batches(this.queue.clone(), done_rx));
         let mut running: JoinSet<()> = JoinSet::new();
         let mut error_backoff = Duration::from_millis(100);
         tracing::info!(worker = %this.config.worker_id, queues = ?this.config.queues, "worker started");
@@ -241,8 +245,9 @@ impl Worker {
                     continue;
                 };
                 let worker = this.clone();
+                let done = done_tx.clone();
                 running.spawn(async move {
-                    worker.run_job(job).await;
+                    worker.run_job(job, &done).await;
                     drop(permit);
                 });
             }
@@ -268,6 +273,10 @@ impl Worker {
                 }
             }
         }
+        drop(done_tx);
+        if let Err(e) = completer.await {
+            tracing::warn!(error = %e, "completion task failed");
+        }
         Ok(())
     }
 
@@ -286,7 +295,7 @@ impl Worker {
         }
     }
 
-    async fn run_job(&self, job: Job) {
+    async fn run_job(&self, job: Job, done: &tokio::sync::mpsc::UnboundedSender<Job>) {
         let Some(handler) = self.handlers.get(&job.kind).cloned() else {
             let msg = format!("no handler registered for job kind `{}`", job.kind);
             tracing::error!(job = %job.id, "{msg}");
@@ -311,10 +320,14 @@ impl Worker {
                 }
             }
         };
+        let job_id = job.id;
         let result = match &outcome {
             JobOutcome::Done => {
                 self.stats.done.fetch_add(1, Ordering::Relaxed);
-                self.queue.complete(&job).await
+                match done.send(job) {
+                    Ok(()) => return,
+                    Err(unsent) => self.queue.complete(&unsent.0).await,
+                }
             }
             JobOutcome::RetryAt(at) => {
                 self.stats.rescheduled.fetch_add(1, Ordering::Relaxed);
@@ -327,7 +340,43 @@ impl Worker {
             }
         };
         if let Err(e) = result {
-            tracing::warn!(job = %job.id, error = %e.detailed_message(), "could not record job outcome (lease lost?)");
+            tracing::warn!(job = %job_id, error = %e.detailed_message(), "could not record job outcome (lease lost?)");
         }
+    }
+}
+
+/// Most jobs completed in one call.
+const COMPLETE_BATCH: usize = 512;
+
+async fn complete_in_batches(
+    queue: Arc<dyn JobQueue>,
+    mut done: tokio::sync::mpsc::UnboundedReceiver<Job>,
+) {
+    let mut batch = Vec::with_capacity(COMPLETE_BATCH);
+    while done.recv_many(&mut batch, COMPLETE_BATCH).await > 0 {
+        let mut delay = Duration::from_millis(50);
+        loop {
+            match queue.complete_many(&batch).await {
+                Ok(results) => {
+                    for (job, ok) in batch.iter().zip(results) {
+                        if !ok {
+                            tracing::warn!(job = %job.id, "job finished after its lease was lost; it will run again");
+                        }
+                    }
+                    break;
+                }
+                Err(e) if e.is_retryable() && delay < Duration::from_secs(5) => {
+                    tracing::warn!(error = %e.detailed_message(), "completing jobs failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                Err(e) => {
+                    // The jobs keep their leases and will run again: handlers are idempotent.
+                    tracing::error!(error = %e.detailed_message(), jobs = batch.len(), "could not complete jobs");
+                    break;
+                }
+            }
+        }
+        batch.clear();
     }
 }

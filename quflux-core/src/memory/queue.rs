@@ -15,6 +15,10 @@ use crate::{
     Result, SystemClock,
 };
 
+/// `last_error` of a job dead-lettered because its lease expired after its last attempt.
+const EXPIRED_AFTER_LAST_ATTEMPT: &str =
+    "lease expired after the last allowed attempt (the worker died or stalled)";
+
 /// A [`JobQueue`] in memory, following the trait contract exactly.
 ///
 /// - Unique keys are global across queues.
@@ -220,6 +224,18 @@ impl JobQueue for InMemoryQueue {
     ) -> Result<Vec<Job>> {
         let now = self.clock.now();
         let mut state = self.state();
+        // A job whose lease expired after its last allowed attempt is dead-lettered, not rerun.
+        for job in state.jobs.values_mut() {
+            if job.state == JobState::Running
+                && queues.contains(&job.queue)
+                && job.lease_until.is_none_or(|t| t <= now)
+                && job.attempts >= job.max_attempts
+            {
+                job.state = JobState::Dead;
+                job.last_error = Some(EXPIRED_AFTER_LAST_ATTEMPT.to_owned());
+                clear_lease(job);
+            }
+        }
         let mut due: Vec<&Job> = state
             .jobs
             .values()
@@ -258,6 +274,25 @@ impl JobQueue for InMemoryQueue {
             state.keys.remove(&key);
         }
         Ok(())
+    }
+
+    async fn complete_many(&self, jobs: &[Job]) -> Result<Vec<bool>> {
+        let mut state = self.state();
+        let mut out = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            if held(&mut state, job).is_err() {
+                out.push(false);
+                continue;
+            }
+            if let Some(done) = state.jobs.remove(&job.id)
+                && let Some(key) = done.unique_key
+                && state.keys.get(&key) == Some(&done.id)
+            {
+                state.keys.remove(&key);
+            }
+            out.push(true);
+        }
+        Ok(out)
     }
 
     async fn fail(

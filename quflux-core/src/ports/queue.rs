@@ -176,6 +176,9 @@ pub struct QueueStats {
 /// - `claim` hands each due job (`state = queued`, `run_at <= now`) or each running job whose
 ///   lease expired to exactly one caller, highest priority first, then oldest `run_at`; it sets
 ///   `state = running`, a new `lease_token`, `lease_until = now + lease` and increments `attempts`.
+/// - A running job whose lease expired when `attempts >= max_attempts` is dead-lettered (with a
+///   `last_error` saying so) instead of being claimed again: a job that keeps killing its worker
+///   does not loop forever.
 /// - `heartbeat`, `complete`, `fail`, `retry_later` and `release` act only if the job still holds
 ///   the caller's `lease_token`; otherwise they return [`crate::Error::Conflict`] and change nothing
 ///   (the job was taken again after the caller's lease expired).
@@ -207,6 +210,10 @@ pub trait JobQueue: Send + Sync + std::fmt::Debug + 'static {
     async fn heartbeat(&self, job: &Job, lease: Duration) -> Result<()>;
     /// Finishes a job successfully.
     async fn complete(&self, job: &Job) -> Result<()>;
+    /// Finishes several jobs at once (one round trip where the backend allows it). The answer has
+    /// one entry per job, in order: `true` if that job still held its lease and was removed,
+    /// `false` if it had been taken again (nothing changed for it).
+    async fn complete_many(&self, jobs: &[Job]) -> Result<Vec<bool>>;
     /// Records a failure; requeues at `retry_at` or dead-letters.
     async fn fail(
         &self,

@@ -49,6 +49,13 @@ const SELECT_CLAIMABLE: &str = "SELECT id FROM jobs \
         OR (state = 'running' AND (lease_until IS NULL OR lease_until <= ?2))) \
     ORDER BY priority DESC, run_at ASC, created_at ASC, id ASC LIMIT ?3";
 
+/// Running jobs whose lease expired after their last allowed attempt are dead-lettered instead of
+/// run again: a job that keeps killing its worker must not loop forever.
+const BURY_EXPIRED: &str = "UPDATE jobs SET state = 'dead', lease_token = NULL, lease_until = NULL, \
+    locked_by = NULL, last_error = 'lease expired after the last allowed attempt (the worker died or stalled)' \
+    WHERE queue IN (SELECT value FROM json_each(?1)) AND state = 'running' \
+    AND (lease_until IS NULL OR lease_until <= ?2) AND attempts >= max_attempts";
+
 const LEASE_JOB: &str = concat!(
     "UPDATE jobs SET state = 'running', lease_token = ?, lease_until = ?, locked_by = ?, attempts = attempts + 1 \
     WHERE id = ? RETURNING ",
@@ -352,6 +359,12 @@ impl JobQueue for SqliteStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
 
         let mut tx = self.begin_immediate("job").await?;
+        sqlx::query(BURY_EXPIRED)
+            .bind(&queues)
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await
+            .db("job")?;
         let ids = sqlx::query_scalar::<_, String>(SELECT_CLAIMABLE)
             .bind(&queues)
             .bind(ts(now))
@@ -403,6 +416,29 @@ impl JobQueue for SqliteStore {
             return Err(lost_lease(job.id));
         }
         Ok(())
+    }
+
+    async fn complete_many(&self, jobs: &[Job]) -> Result<Vec<bool>> {
+        let mut out = Vec::with_capacity(jobs.len());
+        if jobs.is_empty() {
+            return Ok(out);
+        }
+        let mut tx = self.begin_immediate("job").await?;
+        for job in jobs {
+            let Ok((id, token)) = fence(job) else {
+                out.push(false);
+                continue;
+            };
+            let done = sqlx::query(COMPLETE)
+                .bind(&id)
+                .bind(&token)
+                .execute(&mut *tx)
+                .await
+                .db("job")?;
+            out.push(done.rows_affected() == 1);
+        }
+        tx.commit().await.db("job")?;
+        Ok(out)
     }
 
     async fn fail(

@@ -338,6 +338,27 @@ pub async fn expired_lease_is_reclaimed_with_a_new_token(queue: &dyn JobQueue) {
         .must("complete with the new token");
 }
 
+/// A running job whose lease expired after its last allowed attempt is dead-lettered, not
+/// claimed again.
+pub async fn expired_lease_after_the_last_attempt_dead_letters(queue: &dyn JobQueue) {
+    let q = fresh_queue();
+    let id = enqueue(queue, job_at(&q, 1, past()).with_max_attempts(1)).await;
+    let Some(_first) = claim_one(queue, &q, "worker-1", SHORT_LEASE).await else {
+        panic!("claim a due job")
+    };
+    tokio::time::sleep(PAST_SHORT_LEASE).await;
+    assert!(
+        claim_one(queue, &q, "worker-2", LONG_LEASE).await.is_none(),
+        "a job whose lease expired after its last attempt is not run again"
+    );
+    let dead = stored(queue, id).await;
+    assert_eq!(dead.state, crate::JobState::Dead, "it is dead-lettered");
+    assert!(
+        dead.last_error.is_some_and(|e| e.contains("lease expired")),
+        "with a reason"
+    );
+}
+
 /// `heartbeat` moves `lease_until` to `now + lease`, so the job is not re-claimed.
 pub async fn heartbeat_extends_the_lease(queue: &dyn JobQueue) {
     let q = fresh_queue();

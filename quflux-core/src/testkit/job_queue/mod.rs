@@ -20,13 +20,15 @@ mod signals;
 pub use claims::{
     claim_honours_the_limit, claim_order_is_priority_then_run_at,
     claim_sets_state_lease_and_attempts, concurrent_claimers_claim_each_job_once,
-    concurrent_claimers_on_tasks_claim_each_job_once, expired_lease_is_reclaimed_with_a_new_token,
+    concurrent_claimers_on_tasks_claim_each_job_once,
+    expired_lease_after_the_last_attempt_dead_letters, expired_lease_is_reclaimed_with_a_new_token,
     heartbeat_extends_the_lease, only_due_jobs_of_the_given_queues_are_claimed,
     stale_token_operations_are_conflicts_and_change_nothing,
 };
 pub use settle::{
-    complete_removes_the_job, enqueue_batch_enqueues_every_job,
-    fail_requeues_then_dead_letters_keeping_the_last_error, fail_without_retry_time_dead_letters,
+    complete_many_removes_held_jobs_and_reports_stale_ones, complete_removes_the_job,
+    enqueue_batch_enqueues_every_job, fail_requeues_then_dead_letters_keeping_the_last_error,
+    fail_without_retry_time_dead_letters,
     release_makes_the_job_due_now_without_counting_an_attempt,
     retry_later_does_not_count_an_attempt, unique_key_inserts_replaces_or_reports_running,
     unique_key_replaces_a_dead_job_with_fresh_attempts,
@@ -56,9 +58,11 @@ pub async fn run_all(queue: &dyn JobQueue) {
     claim_honours_the_limit(queue).await;
     concurrent_claimers_claim_each_job_once(queue).await;
     expired_lease_is_reclaimed_with_a_new_token(queue).await;
+    expired_lease_after_the_last_attempt_dead_letters(queue).await;
     heartbeat_extends_the_lease(queue).await;
     stale_token_operations_are_conflicts_and_change_nothing(queue).await;
     complete_removes_the_job(queue).await;
+    complete_many_removes_held_jobs_and_reports_stale_ones(queue).await;
     fail_requeues_then_dead_letters_keeping_the_last_error(queue).await;
     fail_without_retry_time_dead_letters(queue).await;
     retry_later_does_not_count_an_attempt(queue).await;

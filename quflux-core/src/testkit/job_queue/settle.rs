@@ -25,6 +25,52 @@ pub async fn complete_removes_the_job(queue: &dyn JobQueue) {
     );
 }
 
+/// `complete_many` removes every job still held and reports, in order, which ones were not.
+pub async fn complete_many_removes_held_jobs_and_reports_stale_ones(queue: &dyn JobQueue) {
+    let q = fresh_queue();
+    let a = enqueue(queue, job_at(&q, 1, past())).await;
+    let b = enqueue(queue, job_at(&q, 2, past())).await;
+    let c = enqueue(queue, job_at(&q, 3, past())).await;
+    let ja = claim_expecting(queue, &q, a, "claim a").await;
+    let jb = claim_expecting(queue, &q, b, "claim b").await;
+    let jc = claim_expecting(queue, &q, c, "claim c").await;
+    let mut stale = jb.clone();
+    stale.lease_token = Some(uuid::Uuid::new_v4());
+    let done = queue
+        .complete_many(&[ja, stale, jc])
+        .await
+        .must("complete_many");
+    assert_eq!(
+        done,
+        vec![true, false, true],
+        "one entry per job, false for a lost lease"
+    );
+    assert_eq!(
+        queue.get_job(a).await.must("get a"),
+        None,
+        "a held job is removed"
+    );
+    assert_eq!(
+        queue.get_job(c).await.must("get c"),
+        None,
+        "a held job is removed"
+    );
+    let kept = queue.get_job(b).await.must("get b");
+    assert_eq!(
+        kept.map(|j| j.state),
+        Some(JobState::Running),
+        "a stale entry changes nothing"
+    );
+    queue
+        .complete(&jb)
+        .await
+        .must("the real holder still completes");
+    assert_eq!(
+        queue.complete_many(&[]).await.must("complete nothing"),
+        Vec::<bool>::new()
+    );
+}
+
 /// `fail` with a retry time requeues at that time while `attempts < max_attempts`, then
 /// dead-letters, keeping the last error each time.
 pub async fn fail_requeues_then_dead_letters_keeping_the_last_error(queue: &dyn JobQueue) {
