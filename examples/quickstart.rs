@@ -5,7 +5,8 @@
 //! cargo run --example quickstart
 //! ```
 //!
-//! Settings (optional): `QUFLUX_DATABASE_URL` (default `sqlite://quflux.db`),
+//! Settings (optional): `QUFLUX_DATABASE_URL` (default `sqlite://quflux.db`; a
+//! `postgres://user@host/db` URL runs the same on PostgreSQL),
 //! `QUFLUX_OUTBOX_PATH` (default `quflux-outbox.jsonl`), `QUFLUX_FS_ROOT` (default
 //! `quflux-media`).
 
@@ -17,14 +18,13 @@ use quflux::memory::RecordingNotifier;
 use quflux::platforms::outbox::OutboxPublisher;
 use quflux::services::{
     NotificationService, PUBLISH_JOB, PostService, PublisherRegistry, PublishingService,
-    PublishingStores, ScheduleRequest, SchedulingConfig, SchedulingService,
+    ScheduleRequest, SchedulingConfig, SchedulingService,
 };
 use quflux::store::fs::FsBlobStore;
-use quflux::store::sqlite::SqliteStore;
 use quflux::worker::{Worker, WorkerConfig};
 use quflux::{
-    Clock, ConnectionStatus, ConnectionStore, Error, Platform, PlatformConnection, PostContent,
-    PublicationStatus, PublicationStore, Secret, SystemClock, TokenCipher, User, UserStore,
+    Clock, ConnectionStatus, Error, Platform, PlatformConnection, PostContent, PublicationStatus,
+    Secret, SystemClock, TokenCipher, User,
 };
 
 fn env_or(name: &str, default: &str) -> String {
@@ -35,7 +35,17 @@ fn env_or(name: &str, default: &str) -> String {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let database_url = env_or("QUFLUX_DATABASE_URL", "sqlite://quflux.db");
     let outbox_path = env_or("QUFLUX_OUTBOX_PATH", "quflux-outbox.jsonl");
     let media_dir = env_or("QUFLUX_FS_ROOT", "quflux-media");
@@ -43,7 +53,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("== Quflux quickstart");
     println!("database: {database_url}\noutbox:   {outbox_path}\n");
-    let store = Arc::new(SqliteStore::open(&database_url).await?);
+    // One URL picks the backend: sqlite://… (embedded, the default) or postgres://….
+    let store = quflux::store::open(&database_url).await?;
     let blobs = Arc::new(FsBlobStore::new(&media_dir)?);
     // Tokens are encrypted at rest. A real deployment configures a persistent key.
     let cipher = AesGcmCipher::random("quickstart");
@@ -110,7 +121,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_platform(Platform::Twitter)
         .build()?;
     let publishing = Arc::new(PublishingService::new(
-        PublishingStores::from_store(store.clone()),
+        quflux::store::publishing_stores(&store),
         blobs,
         store.clone(),
         PublisherRegistry::new().with(Arc::new(outbox)),

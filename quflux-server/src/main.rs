@@ -6,7 +6,7 @@
 //! ```
 //!
 //! Configuration comes from the environment: `QUFLUX_DATABASE_URL` (default
-//! `sqlite://quflux.db`), `QUFLUX_OUTBOX_PATH` (default `quflux-outbox.jsonl`: every platform is
+//! `sqlite://quflux.db`, or `postgres://user@host/db`), `QUFLUX_OUTBOX_PATH` (default `quflux-outbox.jsonl`: every platform is
 //! published to the local outbox until platform adapters are configured), `QUFLUX_FS_ROOT`
 //! (default `quflux-media`), `QUFLUX_WORKER_CONCURRENCY` (default 8).
 
@@ -14,13 +14,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use quflux_core::services::{
-    NotificationService, PUBLISH_JOB, PublisherRegistry, PublishingService, PublishingStores,
+    NotificationService, PUBLISH_JOB, PublisherRegistry, PublishingService,
 };
 use quflux_core::worker::{Worker, WorkerConfig};
 use quflux_core::{Clock, Error, Platform, Result, SystemClock};
 use quflux_platforms::outbox::OutboxPublisher;
+use quflux_store::Database;
 use quflux_store::fs::FsBlobStore;
-use quflux_store::sqlite::SqliteStore;
 
 const USAGE: &str = "usage: quflux-server <migrate|worker>\n\n  migrate  apply the database migrations and exit\n  worker   run a publishing worker until Ctrl-C\n";
 
@@ -31,15 +31,8 @@ fn setting(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_owned())
 }
 
-async fn open_store() -> Result<Arc<SqliteStore>> {
-    let url = setting("QUFLUX_DATABASE_URL", "sqlite://quflux.db");
-    if !url.starts_with("sqlite:") {
-        return Err(Error::Config(format!(
-            "QUFLUX_DATABASE_URL: `{}` is not supported by this build; use sqlite://path.db",
-            url.split(':').next().unwrap_or_default()
-        )));
-    }
-    Ok(Arc::new(SqliteStore::open(&url).await?))
+async fn open_store() -> Result<Arc<dyn Database>> {
+    quflux_store::open(&setting("QUFLUX_DATABASE_URL", "sqlite://quflux.db")).await
 }
 
 async fn worker() -> Result<()> {
@@ -62,7 +55,7 @@ async fn worker() -> Result<()> {
     }
     let blobs = Arc::new(FsBlobStore::new(setting("QUFLUX_FS_ROOT", "quflux-media"))?);
     let publishing = Arc::new(PublishingService::new(
-        PublishingStores::from_store(store.clone()),
+        quflux_store::publishing_stores(&store),
         blobs,
         store.clone(),
         registry,

@@ -1,7 +1,8 @@
 //! # quflux-store
 //!
-//! Storage backends for Quflux: every persistence port of `quflux-core` on embedded SQLite, and
-//! media bytes on the local filesystem. Both run with no external service.
+//! Storage backends for Quflux: every persistence port of `quflux-core` on embedded SQLite or on
+//! PostgreSQL, and media bytes on the local filesystem. SQLite and files run with no external
+//! service. One URL picks the database: `QUFLUX_DATABASE_URL=sqlite://…` or `postgres://…`.
 //!
 //! ```
 //! # #[cfg(feature = "sqlite")]
@@ -20,6 +21,7 @@
 //! | module | feature | type | traits | configuration |
 //! |---|---|---|---|---|
 //! | [`sqlite`] | `sqlite` (default) | `SqliteStore` | every store trait, `JobQueue`, `Cache` | `QUFLUX_DATABASE_URL` |
+//! | [`postgres`] | `postgres` | `PostgresStore` | every store trait, `JobQueue`, `Cache` | `QUFLUX_DATABASE_URL` |
 //! | [`fs`] | `fs` (default) | `FsBlobStore` | `BlobStore` | `QUFLUX_FS_ROOT` |
 //!
 //! ## Adding a backend
@@ -33,7 +35,12 @@
 //! - A test running every matching `quflux_core::testkit` suite; gate it on `testkit::env` if the
 //!   backend needs a service.
 
+mod any;
 #[cfg(feature = "fs")]
 pub mod fs;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+
+pub use any::{Database, open, publishing_stores};

@@ -9,8 +9,8 @@ use serde_json::json;
 use super::{Must, unique};
 use crate::Cache;
 
-const SHORT_TTL: Duration = Duration::from_millis(150);
-const PAST_SHORT_TTL: Duration = Duration::from_millis(400);
+const SHORT_TTL: Duration = Duration::from_millis(1000);
+const PAST_SHORT_TTL: Duration = Duration::from_millis(1500);
 
 /// Every [`Cache`] must pass these. Scenarios use fresh keys, so a cache may be shared.
 pub async fn run_all(cache: &dyn Cache) {

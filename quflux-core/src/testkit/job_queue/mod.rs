@@ -40,9 +40,9 @@ pub use signals::{
 };
 
 /// The lease used where a scenario lets a lease expire.
-pub const SHORT_LEASE: Duration = Duration::from_millis(200);
+pub const SHORT_LEASE: Duration = Duration::from_millis(1000);
 /// How long scenarios sleep for a [`SHORT_LEASE`] to expire.
-const PAST_SHORT_LEASE: Duration = Duration::from_millis(450);
+const PAST_SHORT_LEASE: Duration = Duration::from_millis(1500);
 /// A lease that does not expire during a scenario.
 const LONG_LEASE: Duration = Duration::from_secs(600);
 /// Slack for instants computed by the queue from its own clock.
