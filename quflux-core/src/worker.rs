@@ -192,13 +192,16 @@ impl Worker {
         let completer = tokio::spawn(complete_in_batches(this.queue.clone(), done_rx));
         let mut running: JoinSet<()> = JoinSet::new();
         let mut error_backoff = Duration::from_millis(100);
+        let refill_at = (this.config.concurrency.min(this.config.claim_batch) / 2).max(1);
         tracing::info!(worker = %this.config.worker_id, queues = ?this.config.queues, "worker started");
         while !shutdown.is_cancelled() {
             while running.try_join_next().is_some() {}
             let free = slots.available_permits();
-            if free == 0 {
+            // Claim in batches: while handlers run, wait until at least half a batch of slots is
+            // free instead of claiming one job per finished handler.
+            if free == 0 || (free < refill_at && !running.is_empty()) {
                 tokio::select! {
-                    permit = slots.clone().acquire_owned() => drop(permit),
+                    _ = running.join_next() => {},
                     _ = shutdown.cancelled() => break,
                 }
                 continue;

@@ -57,6 +57,15 @@ pub struct OfflineTextGeneratorConfig {
     pub hashtag_case: Option<HashtagCase>,
 }
 
+impl OfflineTextGeneratorConfig {
+    /// The settings in `QUFLUX_OFFLINE_*`, and the first malformed value (for
+    /// [`AiConfig::from_env`](crate::AiConfig::from_env)).
+    pub(crate) fn from_env_checked() -> (Self, Option<String>) {
+        let builder = OfflineTextGeneratorBuilder::from_env();
+        (builder.config, builder.env_error)
+    }
+}
+
 /// Builds an [`OfflineTextGenerator`].
 ///
 /// ```
