@@ -60,7 +60,8 @@
 //! [`build_image_generator`]; the latter keeps social graphics on the offline renderer when a
 //! networked image provider is chosen. [`store_generated_image`] stores a result through a
 //! [`BlobStore`](quflux_core::BlobStore) as a [`MediaFile`](quflux_core::MediaFile) with
-//! `ai_generated = true`.
+//! `ai_generated = true`. [`AiJobs`] runs requests as jobs on the `ai_generation` queue (it is
+//! the worker's handler for [`AI_JOB`]) and keeps each result with its latency in the cache.
 //!
 //! ## Features
 //!
@@ -115,6 +116,7 @@ mod fit;
     feature = "openai-compatible"
 ))]
 mod http;
+mod jobs;
 mod media;
 #[cfg(feature = "nano-banana")]
 pub mod nano_banana;
@@ -132,6 +134,7 @@ mod service;
 pub mod strands;
 
 pub use fit::{recommended_hashtags, text_violations};
+pub use jobs::{AI_JOB, AiJobResult, AiJobs, AiRequest, RESULT_TTL};
 pub use media::store_generated_image;
 pub use providers::{
     AiConfig, IMAGE_PROVIDERS, ImageRouter, TEXT_PROVIDERS, build_image_generator,
