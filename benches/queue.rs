@@ -164,7 +164,7 @@ fn worker_config(concurrency: usize) -> WorkerConfig {
     WorkerConfig {
         queues: vec![QUEUE.into()],
         concurrency,
-        claim_batch: concurrency.max(1),
+        claim_batch: (concurrency / 2).max(1),
         lease: Duration::from_secs(60),
         max_idle: Duration::from_secs(60),
         ..WorkerConfig::default()

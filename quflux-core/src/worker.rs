@@ -193,19 +193,30 @@ impl Worker {
         let mut running: JoinSet<()> = JoinSet::new();
         let mut error_backoff = Duration::from_millis(100);
         let refill_at = (this.config.concurrency.min(this.config.claim_batch) / 2).max(1);
+        let mut refill_now = false;
         tracing::info!(worker = %this.config.worker_id, queues = ?this.config.queues, "worker started");
         while !shutdown.is_cancelled() {
             while running.try_join_next().is_some() {}
             let free = slots.available_permits();
-            // Claim in batches: while handlers run, wait until at least half a batch of slots is
-            // free instead of claiming one job per finished handler.
-            if free == 0 || (free < refill_at && !running.is_empty()) {
+            if free == 0 {
                 tokio::select! {
                     _ = running.join_next() => {},
                     _ = shutdown.cancelled() => break,
                 }
                 continue;
             }
+            // Claim in batches: while handlers run, wait a moment for half a batch of slots to
+            // free instead of claiming one job per finished handler; slow handlers still get
+            // their free slots filled after REFILL_WAIT.
+            if free < refill_at && !running.is_empty() && !refill_now {
+                tokio::select! {
+                    _ = running.join_next() => {},
+                    _ = tokio::time::sleep(REFILL_WAIT) => refill_now = true,
+                    _ = shutdown.cancelled() => break,
+                }
+                continue;
+            }
+            refill_now = false;
             let want = free.min(this.config.claim_batch.max(1));
             let jobs = match this
                 .queue
@@ -347,6 +358,9 @@ impl Worker {
         }
     }
 }
+
+/// Longest wait for half a batch of slots before the free ones are filled anyway.
+const REFILL_WAIT: Duration = Duration::from_millis(20);
 
 /// Most jobs completed in one call.
 const COMPLETE_BATCH: usize = 512;
