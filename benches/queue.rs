@@ -4,7 +4,7 @@
 //! cargo bench --bench queue --no-run        # build it; the binary path is printed
 //! PB_DB_URL=postgres://postgres@127.0.0.1:5432/quflux_bench <binary> <command> ...
 //!
-//! enqueue N                    bulk-enqueue N no-op jobs            RESULT {"jobs_per_s"}
+//! enqueue N [chunk]            bulk-enqueue N no-op jobs, `chunk` per call (10,000) RESULT {"jobs_per_s"}
 //! enqueue-single N [tasks]     N single enqueues from `tasks` tasks RESULT {"jobs_per_s"}
 //! drain N [concurrency]        run the worker until N handlers ran  RESULT {"seconds","jobs_per_s","startup_ms","handler_calls","remaining_after_stop","peak_rss_mib"}
 //! drain-strict N               one job per transaction              RESULT {"seconds","jobs_per_s","handler_calls"}
@@ -118,12 +118,34 @@ async fn remaining(store: &PostgresStore) -> i64 {
         .unwrap()
 }
 
+/// Seeds `n` jobs for the drain-type benchmarks: sequential 5,000-job batches, so that the
+/// seeding does not raise the process's peak memory above what the worker itself uses.
 async fn bulk_enqueue(store: &PostgresStore, n: u64) {
     let mut i = 0;
     while i < n {
-        let chunk: Vec<NewJob> = (i..(i + 10_000).min(n)).map(job).collect();
+        let chunk: Vec<NewJob> = (i..(i + 5_000).min(n)).map(job).collect();
         i += chunk.len() as u64;
         store.enqueue_batch(chunk).await.unwrap();
+    }
+}
+
+async fn bulk_enqueue_chunked(store: &PostgresStore, n: u64, chunk_size: u64) {
+    // Two batches in flight: the next one is built and sent while the previous one commits.
+    let mut in_flight = tokio::task::JoinSet::new();
+    let mut i = 0;
+    while i < n {
+        let chunk: Vec<NewJob> = (i..(i + chunk_size.max(1)).min(n)).map(job).collect();
+        i += chunk.len() as u64;
+        if in_flight.len() >= 2 {
+            in_flight.join_next().await.unwrap().unwrap();
+        }
+        let store = store.clone();
+        in_flight.spawn(async move {
+            store.enqueue_batch(chunk).await.unwrap();
+        });
+    }
+    while let Some(r) = in_flight.join_next().await {
+        r.unwrap();
     }
 }
 
@@ -180,11 +202,11 @@ async fn wait_done(handler: &Noop) {
     }
 }
 
-async fn cmd_enqueue(n: u64) {
+async fn cmd_enqueue(n: u64, chunk: u64) {
     let store = open().await;
     purge(&store).await;
     let start = Instant::now();
-    bulk_enqueue(&store, n).await;
+    bulk_enqueue_chunked(&store, n, chunk).await;
     let secs = start.elapsed().as_secs_f64();
     println!(
         "RESULT {{\"jobs\":{n},\"seconds\":{secs:.3},\"jobs_per_s\":{:.0}}}",
@@ -460,9 +482,9 @@ fn main() -> ExitCode {
         .unwrap();
     rt.block_on(async {
         match cmd.as_str() {
-            "enqueue" => cmd_enqueue(n(1, 100_000)).await,
+            "enqueue" => cmd_enqueue(n(1, 100_000), n(2, 10_000)).await,
             "enqueue-single" => cmd_enqueue_single(n(1, 20_000), n(2, 10)).await,
-            "drain" => cmd_drain(n(1, 100_000), n(2, 256) as usize).await,
+            "drain" => cmd_drain(n(1, 100_000), n(2, 768) as usize).await,
             "drain-strict" => cmd_drain_strict(n(1, 10_000)).await,
             "latency-worker" => cmd_latency_worker(n(1, 100)).await,
             "latency-producer" => cmd_latency_producer(n(1, 100)).await,
