@@ -189,15 +189,11 @@ impl PublishingService {
                 continue;
             }
             let step = match &post {
-                Some(post) => {
-                    self.publish_one(&schedule, post, publication, &mut media)
-                        .await?
-                }
+                Some(post) => self.publish_one(post, publication, &mut media).await?,
                 None => {
                     self.fail(
                         publication,
                         Error::not_found(format!("post {}", schedule.post_id)),
-                        None,
                     )
                     .await?;
                     Step::Final
@@ -266,13 +262,7 @@ impl PublishingService {
         }
         p.updated_at = self.clock.now();
         p.version = self.stores.publications.update_publication(&p).await?;
-        let mut schedule = self.stores.schedules.get_schedule(p.schedule_id).await?;
-        if schedule.status == ScheduleStatus::Completed {
-            schedule.status = ScheduleStatus::Active;
-            schedule.updated_at = self.clock.now();
-            self.stores.schedules.update_schedule(&schedule).await?;
-        }
-        self.enqueue_now(p.schedule_id).await?;
+        self.reactivate_and_enqueue(&p).await?;
         Ok(p)
     }
 
@@ -300,11 +290,12 @@ impl PublishingService {
         p.manual_retries += 1;
         p.updated_at = self.clock.now();
         p.version = self.stores.publications.update_publication(&p).await?;
-        self.retry_publication_schedule(&p).await?;
+        self.reactivate_and_enqueue(&p).await?;
         Ok(p)
     }
 
-    async fn retry_publication_schedule(&self, p: &Publication) -> Result<()> {
+    /// Makes the publication's schedule active again and queues it to run now.
+    async fn reactivate_and_enqueue(&self, p: &Publication) -> Result<()> {
         let mut schedule = self.stores.schedules.get_schedule(p.schedule_id).await?;
         if schedule.status == ScheduleStatus::Completed {
             schedule.status = ScheduleStatus::Active;
@@ -329,20 +320,19 @@ impl PublishingService {
 
     async fn publish_one(
         &self,
-        schedule: &Schedule,
         post: &Post,
         mut p: Publication,
         media: &mut Option<Vec<PublishMedia>>,
     ) -> Result<Step> {
         let Some(publisher) = self.publishers.get(p.platform).cloned() else {
             let e = Error::Config(format!("no publisher is configured for {}", p.platform));
-            self.fail(p, e, None).await?;
+            self.fail(p, e).await?;
             return Ok(Step::Final);
         };
         let connection = match self.connection_for(&p).await? {
             Ok(c) => c,
             Err(e) => {
-                self.fail(p, e, None).await?;
+                self.fail(p, e).await?;
                 return Ok(Step::Final);
             }
         };
@@ -365,7 +355,6 @@ impl PublishingService {
                 Settled::SendAgain(next) => p = *next,
             }
         }
-        let _ = schedule;
 
         // Rules are checked again: the post may have been edited since it was scheduled.
         let files: Vec<MediaFile> = media
@@ -376,7 +365,7 @@ impl PublishingService {
             .collect();
         let violations = rules::validate(p.platform, &post.content, &files);
         if !violations.is_empty() {
-            self.fail(p, Error::Validation { violations }, None).await?;
+            self.fail(p, Error::Validation { violations }).await?;
             return Ok(Step::Final);
         }
 
@@ -471,11 +460,11 @@ impl PublishingService {
                 }
                 Err(e @ Error::AuthExpired { .. }) => {
                     self.mark_needs_reauth(connection.clone()).await;
-                    self.fail(p, e, None).await?;
+                    self.fail(p, e).await?;
                     return Ok(Step::Final);
                 }
                 Err(e) => {
-                    self.fail(p, e, None).await?;
+                    self.fail(p, e).await?;
                     return Ok(Step::Final);
                 }
             }
@@ -589,12 +578,7 @@ impl PublishingService {
         Ok(())
     }
 
-    async fn fail(
-        &self,
-        mut p: Publication,
-        error: Error,
-        _retry_at: Option<DateTime<Utc>>,
-    ) -> Result<()> {
+    async fn fail(&self, mut p: Publication, error: Error) -> Result<()> {
         let now = self.clock.now();
         if p.attempts
             .last()

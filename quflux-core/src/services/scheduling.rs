@@ -212,8 +212,6 @@ impl SchedulingService {
         platforms: Vec<Platform>,
     ) -> Result<Scheduled> {
         let now = self.clock.now();
-        let post = self.posts.get(user_id, post_id).await?;
-        let _ = post;
         self.create(user_id, post_id, now.naive_utc(), "UTC", now, platforms)
             .await
     }
