@@ -1,10 +1,34 @@
 //! # quflux-platforms
 //!
-//! Platform adapters implementing [`quflux_core::Publisher`].
+//! Platform adapters implementing [`quflux_core::Publisher`], and the connection (OAuth) flow.
 //!
-//! | module | feature | type |
+//! | module | feature | what |
 //! |---|---|---|
-//! | [`outbox`] | `outbox` (default) | `OutboxPublisher` |
+//! | [`outbox`] | `outbox` (default) | `OutboxPublisher`: a local JSON-lines file |
+//! | `twitter` | `twitter` | X API v2 |
+//! | `linkedin` | `linkedin` | LinkedIn Posts API |
+//! | `meta` | `meta` | Facebook Pages and Instagram (Graph API) |
+//! | `bluesky` | `bluesky` | Bluesky / AT Protocol |
+//! | `mastodon` | `mastodon` | Mastodon 4.x |
+//! | `common` | any platform | HTTP, OAuth, tokens, rate budgets, connections |
+//! | `standin` | `standin` | local stand-ins of every platform API |
 
 #[cfg(feature = "outbox")]
 pub mod outbox;
+
+#[cfg(feature = "http")]
+pub mod common;
+
+#[cfg(feature = "bluesky")]
+pub mod bluesky;
+#[cfg(feature = "linkedin")]
+pub mod linkedin;
+#[cfg(feature = "mastodon")]
+pub mod mastodon;
+#[cfg(feature = "meta")]
+pub mod meta;
+#[cfg(feature = "twitter")]
+pub mod twitter;
+
+#[cfg(feature = "standin")]
+pub mod standin;

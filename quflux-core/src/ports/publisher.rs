@@ -75,6 +75,13 @@ pub enum Lookup {
     Published(PublishedPost),
     /// It did not: publishing again cannot duplicate it.
     NotPublished,
+    /// The platform cannot be asked, but it deduplicates an identical resend: publishing the
+    /// same request again either creates the post once or returns the existing one (LinkedIn's
+    /// `DUPLICATE_POST`). The scheduler resends instead of giving up.
+    ResendIsSafe {
+        /// How the platform deduplicates.
+        reason: String,
+    },
     /// The platform offers no way to tell.
     Indeterminate {
         /// Why not.
@@ -93,6 +100,8 @@ pub enum Lookup {
 ///   never [`crate::Error::Transient`].
 /// - `lookup` answers whether an earlier `publish` of the same request (same idempotency key)
 ///   created a post, without creating one.
+/// - A publisher answering [`Lookup::ResendIsSafe`] guarantees that `publish` of a request with
+///   `attempt > 1` returns the post an earlier attempt created instead of creating another.
 #[async_trait]
 pub trait Publisher: Send + Sync + std::fmt::Debug + 'static {
     /// The platform it publishes to.

@@ -487,6 +487,22 @@ impl PublishingService {
                     .await?;
                 Ok(Settled::Done(Step::Final))
             }
+            Ok(Lookup::ResendIsSafe { reason }) => {
+                tracing::info!(publication = %p.id, platform = %p.platform, %reason, "outcome unknown; resending, which the platform deduplicates");
+                if let Some(last) = p.attempts.last_mut()
+                    && matches!(
+                        last.outcome,
+                        AttemptOutcome::InProgress | AttemptOutcome::Unknown
+                    )
+                {
+                    last.outcome = AttemptOutcome::Unknown;
+                    last.finished_at.get_or_insert(now);
+                }
+                p.status = PublicationStatus::Pending;
+                p.updated_at = now;
+                p.version = self.stores.publications.update_publication(&p).await?;
+                Ok(Settled::SendAgain(Box::new(p)))
+            }
             Ok(Lookup::NotPublished) => {
                 if let Some(last) = p.attempts.last_mut()
                     && matches!(
@@ -601,21 +617,16 @@ impl PublishingService {
         Ok(())
     }
 
-    async fn mark_needs_reauth(&self, mut connection: PlatformConnection) {
-        if connection.status == ConnectionStatus::NeedsReauth {
-            return;
-        }
-        connection.status = ConnectionStatus::NeedsReauth;
-        connection.updated_at = self.clock.now();
-        match self.stores.connections.update_connection(&connection).await {
-            Ok(_) => {
-                self.notifications
-                    .connection_needs_reauth(&connection)
-                    .await;
-            }
-            Err(e) => {
-                tracing::warn!(connection = %connection.id, error = %e.detailed_message(), "could not mark connection needs_reauth")
-            }
+    async fn mark_needs_reauth(&self, connection: PlatformConnection) {
+        if let Err(e) = super::mark_needs_reauth(
+            &*self.stores.connections,
+            &self.notifications,
+            &*self.clock,
+            connection.id,
+        )
+        .await
+        {
+            tracing::warn!(connection = %connection.id, error = %e.detailed_message(), "could not mark connection needs_reauth");
         }
     }
 

@@ -54,6 +54,7 @@ pub mod post_store;
 pub mod publication_store;
 pub mod publisher;
 pub mod schedule_store;
+pub mod standin;
 pub mod store;
 pub mod token_cipher;
 pub mod user_store;

@@ -62,7 +62,7 @@ pub async fn publish_then_lookup_finds_it(
                 "lookup must find the post publish created"
             );
         }
-        Lookup::Indeterminate { reason } => {
+        Lookup::Indeterminate { reason } | Lookup::ResendIsSafe { reason } => {
             note_indeterminate(publisher, "publish_then_lookup_finds_it", &reason)
         }
         Lookup::NotPublished => {
@@ -87,7 +87,7 @@ pub async fn lookup_of_unknown_key_is_not_published(
         .must("lookup an unknown request")
     {
         Lookup::NotPublished => {}
-        Lookup::Indeterminate { reason } => {
+        Lookup::Indeterminate { reason } | Lookup::ResendIsSafe { reason } => {
             note_indeterminate(publisher, "lookup_of_unknown_key_is_not_published", &reason)
         }
         Lookup::Published(post) => {
@@ -102,7 +102,7 @@ pub async fn lookup_of_unknown_key_is_not_published(
         Lookup::Published(post) => {
             panic!("lookup must not create a post, yet it now finds {post:?}")
         }
-        Lookup::NotPublished | Lookup::Indeterminate { .. } => {}
+        Lookup::NotPublished | Lookup::Indeterminate { .. } | Lookup::ResendIsSafe { .. } => {}
     }
 }
 
@@ -123,7 +123,7 @@ pub async fn delete_removes(publisher: &dyn Publisher, connection: &PlatformConn
         .must("lookup a deleted post")
     {
         Lookup::NotPublished => {}
-        Lookup::Indeterminate { reason } => {
+        Lookup::Indeterminate { reason } | Lookup::ResendIsSafe { reason } => {
             note_indeterminate(publisher, "delete_removes", &reason)
         }
         Lookup::Published(found) => panic!("lookup still finds {found:?} after delete"),

@@ -1,0 +1,1 @@
+//! Bluesky / AT Protocol adapter.

@@ -1,0 +1,354 @@
+//! OAuth 2.0 authorization code flow with PKCE, refresh and revocation, on the `oauth2` crate.
+//!
+//! [`OAuthApp`] holds one platform application's registration (client id and secret, endpoint
+//! URLs, scopes). It produces the authorize URL with a random `state` and an S256 PKCE
+//! challenge, exchanges the callback's code, refreshes and revokes. Every failure maps into the
+//! core error: a refused code is [`Error::InvalidInput`], a refused refresh token (spent,
+//! rotated away, revoked) is [`Error::AuthExpired`], an unreachable or failing (5xx) token
+//! endpoint is [`Error::Transient`]. Secrets travel in [`Secret`] and never reach `Debug`,
+//! logs or errors.
+
+use std::time::Duration;
+
+use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicTokenResponse};
+use oauth2::{
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
+    EndpointNotSet, EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
+    RequestTokenError, RevocationErrorResponseType, RevocationUrl, Scope, StandardErrorResponse,
+    StandardRevocableToken, TokenResponse, TokenUrl,
+};
+use quflux_core::{Error, Result, Secret};
+
+/// How the client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientAuth {
+    /// `Authorization: Basic base64(client_id:client_secret)` (X confidential clients).
+    #[default]
+    Basic,
+    /// `client_id` and `client_secret` in the form body (LinkedIn, Meta, Mastodon).
+    Body,
+}
+
+/// One platform application's OAuth registration.
+#[derive(Clone)]
+pub struct OAuthApp {
+    /// Name used in errors (`"x"`, `"linkedin"`, ...).
+    pub service: &'static str,
+    /// Client id.
+    pub client_id: String,
+    /// Client secret; `None` for public clients.
+    pub client_secret: Option<Secret<String>>,
+    /// The user-facing authorize page.
+    pub authorize_url: String,
+    /// The token endpoint.
+    pub token_url: String,
+    /// The revocation endpoint, if the platform has one.
+    pub revoke_url: Option<String>,
+    /// Where the platform sends the user back.
+    pub redirect_url: String,
+    /// Scopes to request.
+    pub scopes: Vec<String>,
+    /// Whether to send a PKCE S256 challenge.
+    pub pkce: bool,
+    /// Client authentication style at the token endpoint.
+    pub client_auth: ClientAuth,
+    /// Separator between scopes in the authorize URL (`" "` by default; Meta uses `","`).
+    pub scope_separator: &'static str,
+}
+
+impl std::fmt::Debug for OAuthApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthApp")
+            .field("service", &self.service)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "***"))
+            .field("authorize_url", &self.authorize_url)
+            .field("token_url", &self.token_url)
+            .field("revoke_url", &self.revoke_url)
+            .field("redirect_url", &self.redirect_url)
+            .field("scopes", &self.scopes)
+            .field("pkce", &self.pkce)
+            .finish()
+    }
+}
+
+/// The start of an authorization: send the user to `url`, keep `state` and `pkce_verifier`
+/// until the callback.
+#[derive(Debug, Clone)]
+pub struct AuthorizationRequest {
+    /// The authorize page with every parameter.
+    pub url: String,
+    /// The CSRF `state` the callback must echo.
+    pub state: String,
+    /// The PKCE verifier for the code exchange.
+    pub pkce_verifier: Option<Secret<String>>,
+}
+
+/// Tokens a token endpoint returned.
+#[derive(Debug, Clone)]
+pub struct TokenSet {
+    /// The access token.
+    pub access_token: Secret<String>,
+    /// The refresh token, if one was issued (rotating platforms issue a new one each time).
+    pub refresh_token: Option<Secret<String>>,
+    /// Lifetime of the access token, if it expires.
+    pub expires_in: Option<Duration>,
+    /// Granted scopes, if the endpoint said.
+    pub scopes: Vec<String>,
+}
+
+type Client = oauth2::Client<
+    StandardErrorResponse<BasicErrorResponseType>,
+    BasicTokenResponse,
+    oauth2::basic::BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    StandardErrorResponse<RevocationErrorResponseType>,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointSet,
+>;
+
+/// A token endpoint answered with a server error or could not be reached.
+#[derive(Debug)]
+struct Unavailable(String);
+
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unavailable {}
+
+impl OAuthApp {
+    fn client(&self) -> Result<Client> {
+        let config = |what: &str, e: &dyn std::fmt::Display| {
+            Error::Config(format!("{} OAuth {what}: {e}", self.service))
+        };
+        let mut client = BasicClient::new(ClientId::new(self.client_id.clone()))
+            .set_auth_uri(
+                AuthUrl::new(self.authorize_url.clone())
+                    .map_err(|e| config("authorize URL", &e))?,
+            )
+            .set_token_uri(
+                TokenUrl::new(self.token_url.clone()).map_err(|e| config("token URL", &e))?,
+            )
+            .set_redirect_uri(
+                RedirectUrl::new(self.redirect_url.clone())
+                    .map_err(|e| config("redirect URL", &e))?,
+            )
+            .set_revocation_url_option(
+                self.revoke_url
+                    .clone()
+                    .map(RevocationUrl::new)
+                    .transpose()
+                    .map_err(|e| config("revocation URL", &e))?,
+            )
+            .set_auth_type(match self.client_auth {
+                ClientAuth::Basic => AuthType::BasicAuth,
+                ClientAuth::Body => AuthType::RequestBody,
+            });
+        if let Some(secret) = &self.client_secret {
+            client = client.set_client_secret(ClientSecret::new(secret.expose().clone()));
+        }
+        Ok(client)
+    }
+
+    /// Builds the authorize URL with a fresh `state` (and PKCE challenge if enabled).
+    pub fn authorize(&self) -> Result<AuthorizationRequest> {
+        self.authorize_with(&[])
+    }
+
+    /// Like [`authorize`](Self::authorize), with extra query parameters.
+    pub fn authorize_with(&self, extra: &[(&str, &str)]) -> Result<AuthorizationRequest> {
+        let client = self.client()?;
+        let mut request = client.authorize_url(CsrfToken::new_random);
+        if !self.scopes.is_empty() {
+            if self.scope_separator == " " {
+                request = request.add_scopes(self.scopes.iter().cloned().map(Scope::new));
+            } else {
+                request = request.add_extra_param("scope", self.scopes.join(self.scope_separator));
+            }
+        }
+        for (k, v) in extra {
+            request = request.add_extra_param(*k, *v);
+        }
+        let mut verifier = None;
+        if self.pkce {
+            let (challenge, v) = PkceCodeChallenge::new_random_sha256();
+            request = request.set_pkce_challenge(challenge);
+            verifier = Some(Secret::new(v.secret().clone()));
+        }
+        let (url, state) = request.url();
+        Ok(AuthorizationRequest {
+            url: url.to_string(),
+            state: state.secret().clone(),
+            pkce_verifier: verifier,
+        })
+    }
+
+    /// Exchanges the callback's `code`. A refused code is [`Error::InvalidInput`] on `code`.
+    pub async fn exchange_code(
+        &self,
+        http: &reqwest::Client,
+        code: &str,
+        pkce_verifier: Option<&Secret<String>>,
+    ) -> Result<TokenSet> {
+        let client = self.client()?;
+        let mut request = client.exchange_code(AuthorizationCode::new(code.to_owned()));
+        if let Some(v) = pkce_verifier {
+            request = request.set_pkce_verifier(PkceCodeVerifier::new(v.expose().clone()));
+        }
+        let caller = caller(http);
+        match request.request_async(&caller).await {
+            Ok(token) => Ok(token_set(&token)),
+            Err(RequestTokenError::ServerResponse(e)) => Err(Error::invalid_input(
+                "code",
+                format!(
+                    "{} refused the authorization code: {}",
+                    self.service,
+                    describe(e.error().as_ref(), e.error_description())
+                ),
+            )),
+            Err(e) => Err(self.unavailable(e)),
+        }
+    }
+
+    /// Exchanges a refresh token. A refused refresh token is [`Error::AuthExpired`].
+    pub async fn refresh(
+        &self,
+        http: &reqwest::Client,
+        refresh_token: &Secret<String>,
+    ) -> Result<TokenSet> {
+        let client = self.client()?;
+        let token = RefreshToken::new(refresh_token.expose().clone());
+        let caller = caller(http);
+        match client
+            .exchange_refresh_token(&token)
+            .request_async(&caller)
+            .await
+        {
+            Ok(token) => Ok(token_set(&token)),
+            Err(RequestTokenError::ServerResponse(e)) => Err(Error::AuthExpired {
+                service: self.service,
+                source: Some(describe(e.error().as_ref(), e.error_description()).into()),
+            }),
+            Err(e) => Err(self.unavailable(e)),
+        }
+    }
+
+    /// Revokes a token at the revocation endpoint (no-op without one).
+    pub async fn revoke(
+        &self,
+        http: &reqwest::Client,
+        token: &Secret<String>,
+        is_refresh_token: bool,
+    ) -> Result<()> {
+        if self.revoke_url.is_none() {
+            return Ok(());
+        }
+        let client = self.client()?;
+        let token = if is_refresh_token {
+            StandardRevocableToken::RefreshToken(RefreshToken::new(token.expose().clone()))
+        } else {
+            StandardRevocableToken::AccessToken(oauth2::AccessToken::new(token.expose().clone()))
+        };
+        let caller = caller(http);
+        let request = client
+            .revoke_token(token)
+            .map_err(|e| Error::Config(format!("{} OAuth revocation: {e}", self.service)))?;
+        match request.request_async(&caller).await {
+            Ok(()) => Ok(()),
+            Err(RequestTokenError::ServerResponse(e)) => Err(Error::InvalidContent {
+                service: self.service,
+                reason: format!(
+                    "token revocation refused: {}",
+                    describe(e.error().as_ref(), e.error_description())
+                ),
+            }),
+            Err(RequestTokenError::Request(e)) => {
+                Err(Error::transient(self.service, e.to_string()))
+            }
+            Err(e) => Err(Error::other(self.service, e.to_string())),
+        }
+    }
+
+    fn unavailable<RE: std::error::Error + 'static, T: oauth2::ErrorResponse + 'static>(
+        &self,
+        e: RequestTokenError<RE, T>,
+    ) -> Error {
+        match e {
+            RequestTokenError::Request(e) => Error::transient(self.service, e.to_string()),
+            RequestTokenError::Parse(e, _) => Error::other(
+                self.service,
+                format!("unreadable token endpoint answer: {e}"),
+            ),
+            other => Error::other(self.service, other.to_string()),
+        }
+    }
+}
+
+fn describe(error: &str, description: Option<&String>) -> String {
+    match description {
+        Some(d) => format!("{error} ({d})"),
+        None => error.to_owned(),
+    }
+}
+
+fn token_set(token: &BasicTokenResponse) -> TokenSet {
+    TokenSet {
+        access_token: Secret::new(token.access_token().secret().clone()),
+        refresh_token: token
+            .refresh_token()
+            .map(|t| Secret::new(t.secret().clone())),
+        expires_in: token.expires_in(),
+        scopes: token
+            .scopes()
+            .map(|s| s.iter().map(|s| s.to_string()).collect())
+            .unwrap_or_default(),
+    }
+}
+
+/// The `oauth2` crate's HTTP client, on our reqwest client. A 5xx answer becomes a request
+/// error (transient), not an OAuth error response.
+fn caller(
+    http: &reqwest::Client,
+) -> impl Fn(
+    oauth2::HttpRequest,
+) -> std::pin::Pin<
+    Box<
+        dyn std::future::Future<Output = std::result::Result<oauth2::HttpResponse, Unavailable>>
+            + Send,
+    >,
+> + '_ {
+    move |request: oauth2::HttpRequest| {
+        let http = http.clone();
+        Box::pin(async move {
+            let (parts, body) = request.into_parts();
+            let response = http
+                .request(parts.method, parts.uri.to_string())
+                .headers(parts.headers)
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| Unavailable(e.without_url().to_string()))?;
+            let status = response.status();
+            if status.is_server_error() {
+                return Err(Unavailable(format!(
+                    "token endpoint answered HTTP {status}"
+                )));
+            }
+            let headers = response.headers().clone();
+            let body = response
+                .bytes()
+                .await
+                .map_err(|e| Unavailable(e.without_url().to_string()))?;
+            let mut out = oauth2::HttpResponse::new(body.to_vec());
+            *out.status_mut() = status;
+            *out.headers_mut() = headers;
+            Ok(out)
+        })
+    }
+}

@@ -1,0 +1,1 @@
+//! Meta Graph API adapter: Facebook Pages and Instagram.
