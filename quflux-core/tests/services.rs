@@ -918,6 +918,7 @@ async fn an_attempt_left_publishing_by_a_dead_worker_is_settled_by_lookup() {
         link_url: None,
         link_preview: None,
         ai_generated: false,
+        options: Default::default(),
     };
     t.stub.publish(&conn, &request).await.unwrap();
     p.attempts.push(Attempt {

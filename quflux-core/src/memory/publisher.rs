@@ -283,6 +283,7 @@ mod tests {
             link_url: None,
             link_preview: None,
             ai_generated: false,
+            options: Default::default(),
         }
     }
 

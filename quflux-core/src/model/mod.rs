@@ -9,7 +9,8 @@ mod user;
 pub use notification::{Notification, NotificationKind};
 pub use platform::Platform;
 pub use post::{
-    LinkPreview, MediaFile, MediaKind, MediaRef, Post, PostContent, PostFilter, PostStatus,
+    LinkPreview, MediaFile, MediaKind, MediaRef, Poll, Post, PostContent, PostFilter, PostStatus,
+    PublishOptions,
 };
 pub use schedule::{
     Attempt, AttemptOutcome, Publication, PublicationFilter, PublicationStatus, Schedule,

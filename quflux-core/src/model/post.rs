@@ -116,6 +116,33 @@ pub struct PostContent {
     pub thread: Vec<String>,
     /// Whether an AI wrote it.
     pub ai_generated: bool,
+    /// Platform-specific publishing options (X poll, Mastodon content warning, ...).
+    pub options: PublishOptions,
+}
+
+/// Platform-specific publishing options; a platform ignores the ones it has no use for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PublishOptions {
+    /// A poll on the first post (X).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poll: Option<Poll>,
+    /// A content warning shown before the text (Mastodon `spoiler_text`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_warning: Option<String>,
+    /// Publish a single video as an Instagram reel (the default for video) rather than a
+    /// feed video; `Some(false)` asks for a feed post.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instagram_reel: Option<bool>,
+}
+
+/// A poll.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Poll {
+    /// 2 to 4 choices.
+    pub options: Vec<String>,
+    /// How long it runs, in minutes.
+    pub duration_minutes: u32,
 }
 
 impl PostContent {

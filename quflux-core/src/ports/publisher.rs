@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    LinkPreview, MediaFile, Platform, PlatformConnection, PlatformPostId, PublicationId, Result,
+    LinkPreview, MediaFile, Platform, PlatformConnection, PlatformPostId, PublicationId,
+    PublishOptions, Result,
 };
 
 /// A media file with its bytes, ready to upload.
@@ -52,6 +53,8 @@ pub struct PublishRequest {
     pub link_preview: Option<LinkPreview>,
     /// Whether an AI wrote it (platforms that label AI content get told).
     pub ai_generated: bool,
+    /// Platform-specific options (poll, content warning, ...).
+    pub options: PublishOptions,
 }
 
 /// A post the platform confirmed.

@@ -694,6 +694,7 @@ impl PublishingService {
             link_url: post.content.link_url.clone(),
             link_preview: post.content.link_preview.clone(),
             ai_generated: post.content.ai_generated,
+            options: post.content.options.clone(),
         }
     }
 

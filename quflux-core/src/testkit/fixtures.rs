@@ -56,6 +56,7 @@ pub fn post_for(user_id: UserId) -> Post {
             }),
             thread: vec!["Second part".to_owned(), "Third part".to_owned()],
             ai_generated: false,
+            options: Default::default(),
         },
         status: PostStatus::Draft,
         version: 0,
@@ -178,6 +179,7 @@ pub fn publish_request(text: &str) -> PublishRequest {
         link_url: None,
         link_preview: None,
         ai_generated: false,
+        options: Default::default(),
     }
 }
 

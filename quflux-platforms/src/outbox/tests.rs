@@ -41,6 +41,7 @@ fn request(text: &str) -> PublishRequest {
         link_url: None,
         link_preview: None,
         ai_generated: false,
+        options: Default::default(),
     }
 }
 
