@@ -863,6 +863,45 @@ async fn a_timeout_that_did_not_post_is_sent_again_after_lookup() {
 }
 
 #[tokio::test]
+async fn an_unknown_outcome_on_a_deduplicating_platform_is_resent_and_returns_the_first_post() {
+    let t = setup();
+    let u = user(&t, "dedup@example.com").await;
+    let s = due_schedule(&t, &u, &[Platform::Twitter]).await;
+    // The first attempt posts, but the answer is lost.
+    t.stub.push_post_then_fail(Error::OutcomeUnknown {
+        service: "twitter",
+        source: "read timeout".into(),
+    });
+    // The platform cannot be asked, but deduplicates an identical resend.
+    t.stub.push_lookup(Ok(Lookup::ResendIsSafe {
+        reason: "duplicate posts return the existing id".into(),
+    }));
+    let first = PublishedPost {
+        platform_post_id: PlatformPostId::new("stub-1"),
+        url: None,
+        thread_ids: Vec::new(),
+        published_at: t.clock.now(),
+    };
+    t.stub.push_result(Ok(first.clone()));
+    t.publishing.publish_schedule(s.schedule.id).await.unwrap();
+    let p = publication(&t, &s).await;
+    assert_eq!(p.status, PublicationStatus::Published);
+    assert_eq!(p.platform_post_id, Some(first.platform_post_id.clone()));
+    assert_eq!(t.stub.publish_calls(), 2, "resent once");
+    let attempts: Vec<u32> = t.stub.requests().iter().map(|r| r.attempt).collect();
+    assert_eq!(
+        attempts,
+        vec![1, 2],
+        "the resend says it is a later attempt"
+    );
+    assert_eq!(
+        t.stub.requests()[0].idempotency_key,
+        t.stub.requests()[1].idempotency_key
+    );
+    assert_eq!(kinds(&t), vec![NotificationKind::Published]);
+}
+
+#[tokio::test]
 async fn an_unknown_outcome_that_cannot_be_checked_becomes_unconfirmed_and_is_never_resent() {
     let t = setup_with(
         SchedulingConfig::default(),
