@@ -61,6 +61,20 @@ pub trait StandIn: Send + Sync {
     async fn reset(&self);
 }
 
+/// Unwraps the error of a call that must fail.
+trait Fails {
+    fn fails(self, what: &str) -> crate::Error;
+}
+
+impl<T: std::fmt::Debug> Fails for crate::Result<T> {
+    fn fails(self, what: &str) -> crate::Error {
+        match self {
+            Ok(v) => panic!("{what}, but it succeeded with {v:?}"),
+            Err(e) => e,
+        }
+    }
+}
+
 /// A 4×4 PNG.
 pub const TINY_PNG: [u8; 73] = [
     0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
@@ -235,7 +249,7 @@ pub async fn rate_limited(
     let e = publisher
         .publish(connection, &request("rate limit"))
         .await
-        .expect_err("a throttled publish fails");
+        .fails("a throttled publish fails");
     assert_eq!(e.kind(), ErrorKind::RateLimited, "{e:?}");
     assert!(
         e.retry_after().is_some_and(|d| !d.is_zero()),
@@ -259,7 +273,7 @@ pub async fn duplicate(
     let e = publisher
         .publish(connection, &request("duplicate"))
         .await
-        .expect_err("a duplicate is refused");
+        .fails("a duplicate is refused");
     assert_eq!(e.kind(), ErrorKind::InvalidContent, "{e:?}");
     assert!(!e.is_retryable());
     assert_eq!(count(standin).await, before, "nothing was posted");
@@ -279,7 +293,7 @@ pub async fn invalid_content(
     let e = publisher
         .publish(connection, &request("invalid"))
         .await
-        .expect_err("invalid content is refused");
+        .fails("invalid content is refused");
     assert!(
         matches!(e.kind(), ErrorKind::InvalidContent | ErrorKind::Validation),
         "{e:?}"
@@ -303,7 +317,7 @@ pub async fn server_error(
     let e = publisher
         .publish(connection, &request)
         .await
-        .expect_err("a 5xx fails");
+        .fails("a 5xx fails");
     assert!(e.is_retryable(), "a 5xx is retryable: {e:?}");
     assert_eq!(count(standin).await, before, "nothing was posted");
     if let Lookup::Published(p) = publisher.lookup(connection, &request).await.must("lookup") {
@@ -327,14 +341,19 @@ pub async fn timeout_after_create(
     let e = publisher
         .publish(connection, &request)
         .await
-        .expect_err("a lost answer fails");
+        .fails("a lost answer fails");
     assert_eq!(e.kind(), ErrorKind::OutcomeUnknown, "{e:?}");
     let held = standin.posts().await;
     assert_eq!(held.len(), before + 1, "the stand-in created the post");
     let created = held
         .iter()
         .find(|p| p.text == request.text)
-        .expect("the created post")
+        .unwrap_or_else(|| {
+            panic!(
+                "the stand-in holds no post with the text {:?}",
+                request.text
+            )
+        })
         .id
         .clone();
     standin.reset().await;
@@ -371,7 +390,7 @@ pub async fn expired_token(
     let e = publisher
         .publish(connection, &request("expired"))
         .await
-        .expect_err("an expired token fails");
+        .fails("an expired token fails");
     assert_eq!(e.kind(), ErrorKind::AuthExpired, "{e:?}");
     assert_eq!(count(standin).await, before, "nothing was posted");
     standin.reset().await;
