@@ -239,40 +239,83 @@ impl OAuthApp {
         }
     }
 
-    /// Revokes a token at the revocation endpoint (no-op without one).
+    /// Revokes a token at the revocation endpoint (no-op without one), as RFC 7009 says:
+    /// a form `POST` of `token` and `token_type_hint`, with the client authenticated like at
+    /// the token endpoint. A refusal (4xx) is [`Error::InvalidContent`]; an unreachable or
+    /// failing (5xx) endpoint is [`Error::Transient`].
+    ///
+    /// Done by hand rather than through the `oauth2` crate, which refuses any revocation URL
+    /// that is not `https` (so local servers and stand-ins could never be revoked at).
     pub async fn revoke(
         &self,
         http: &reqwest::Client,
         token: &Secret<String>,
         is_refresh_token: bool,
     ) -> Result<()> {
-        if self.revoke_url.is_none() {
+        let Some(url) = &self.revoke_url else {
+            return Ok(());
+        };
+        let url = url::Url::parse(url)
+            .map_err(|e| Error::Config(format!("{} OAuth revocation URL: {e}", self.service)))?;
+        let hint = if is_refresh_token {
+            "refresh_token"
+        } else {
+            "access_token"
+        };
+        let mut form: Vec<(&str, &str)> = vec![
+            ("token", token.expose().as_str()),
+            ("token_type_hint", hint),
+        ];
+        let mut request = http.post(url);
+        match (&self.client_secret, self.client_auth) {
+            (Some(secret), ClientAuth::Basic) => {
+                // RFC 6749 §2.3.1: both parts form-urlencoded before the Basic encoding.
+                let encode = |v: &str| {
+                    url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+                };
+                request =
+                    request.basic_auth(encode(&self.client_id), Some(encode(secret.expose())));
+            }
+            (Some(secret), ClientAuth::Body) => {
+                form.push(("client_id", self.client_id.as_str()));
+                form.push(("client_secret", secret.expose().as_str()));
+            }
+            (None, _) => form.push(("client_id", self.client_id.as_str())),
+        }
+        let response = super::http::send(
+            self.service,
+            super::http::Idempotency::Safe,
+            request.form(&form),
+        )
+        .await?;
+        let status = response.status();
+        if status.is_success() {
             return Ok(());
         }
-        let client = self.client()?;
-        let token = if is_refresh_token {
-            StandardRevocableToken::RefreshToken(RefreshToken::new(token.expose().clone()))
-        } else {
-            StandardRevocableToken::AccessToken(oauth2::AccessToken::new(token.expose().clone()))
-        };
-        let caller = caller(http);
-        let request = client
-            .revoke_token(token)
-            .map_err(|e| Error::Config(format!("{} OAuth revocation: {e}", self.service)))?;
-        match request.request_async(&caller).await {
-            Ok(()) => Ok(()),
-            Err(RequestTokenError::ServerResponse(e)) => Err(Error::InvalidContent {
-                service: self.service,
-                reason: format!(
-                    "token revocation refused: {}",
-                    describe(e.error().as_ref(), e.error_description())
-                ),
-            }),
-            Err(RequestTokenError::Request(e)) => {
-                Err(Error::transient(self.service, e.to_string()))
-            }
-            Err(e) => Err(Error::other(self.service, e.to_string())),
+        let body = super::http::body_bytes(self.service, super::http::Idempotency::Safe, response)
+            .await
+            .unwrap_or_default();
+        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return Err(Error::transient(
+                self.service,
+                super::http::PlatformResponse::new(status, &body),
+            ));
         }
+        let described = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| {
+                let error = v.get("error")?.as_str()?.to_owned();
+                let description = v
+                    .get("error_description")
+                    .and_then(|d| d.as_str())
+                    .map(str::to_owned);
+                Some(describe(&error, description.as_ref()))
+            })
+            .unwrap_or_else(|| super::http::PlatformResponse::new(status, &body).to_string());
+        Err(Error::InvalidContent {
+            service: self.service,
+            reason: format!("token revocation refused: {described}"),
+        })
     }
 
     fn unavailable<RE: std::error::Error + 'static, T: oauth2::ErrorResponse + 'static>(
@@ -350,5 +393,160 @@ fn caller(
             *out.headers_mut() = headers;
             Ok(out)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use wiremock::matchers::{body_string_contains, header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    fn app(base: &str, client_auth: ClientAuth) -> OAuthApp {
+        OAuthApp {
+            service: "test",
+            client_id: "client:1".into(),
+            client_secret: Some(Secret::new("s3cret".into())),
+            authorize_url: format!("{base}/authorize"),
+            token_url: format!("{base}/token"),
+            revoke_url: Some(format!("{base}/revoke")),
+            redirect_url: "http://127.0.0.1:1/callback".into(),
+            scopes: vec!["a".into(), "b".into()],
+            pkce: false,
+            client_auth,
+            scope_separator: ",",
+        }
+    }
+
+    fn http() -> reqwest::Client {
+        super::super::http::HttpConfig::default()
+            .with_timeout(Duration::from_secs(2))
+            .client()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_custom_scope_separator_is_used_and_pkce_is_optional() {
+        let request = app("http://127.0.0.1:1", ClientAuth::Body)
+            .authorize()
+            .unwrap();
+        let url = url::Url::parse(&request.url).unwrap();
+        let scope = url
+            .query_pairs()
+            .find(|(k, _)| k == "scope")
+            .map(|(_, v)| v.into_owned());
+        assert_eq!(scope.as_deref(), Some("a,b"));
+        assert!(request.pkce_verifier.is_none());
+        assert!(!request.url.contains("code_challenge"));
+    }
+
+    #[tokio::test]
+    async fn token_endpoint_answers_map_to_core_errors() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .and(body_string_contains("refresh_token=spent"))
+            .respond_with(ResponseTemplate::new(400).set_body_json(
+                serde_json::json!({"error": "invalid_grant", "error_description": "spent"}),
+            ))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .and(body_string_contains("refresh_token=down"))
+            .respond_with(ResponseTemplate::new(503))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .and(body_string_contains("code=bad"))
+            .respond_with(
+                ResponseTemplate::new(400)
+                    .set_body_json(serde_json::json!({"error": "invalid_grant"})),
+            )
+            .mount(&server)
+            .await;
+        let app = app(&server.uri(), ClientAuth::Basic);
+        let http = http();
+        let e = app
+            .refresh(&http, &Secret::new("spent".into()))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), quflux_core::ErrorKind::AuthExpired);
+        let e = app
+            .refresh(&http, &Secret::new("down".into()))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), quflux_core::ErrorKind::Transient);
+        let e = app.exchange_code(&http, "bad", None).await.unwrap_err();
+        assert_eq!(e.kind(), quflux_core::ErrorKind::InvalidInput);
+        assert!(!format!("{e:?}").contains("s3cret"));
+    }
+
+    #[tokio::test]
+    async fn revocation_follows_rfc_7009_on_plain_http() {
+        let server = MockServer::start().await;
+        // Basic auth of "client%3A1:s3cret" (RFC 6749 §2.3.1 encoding).
+        Mock::given(method("POST"))
+            .and(path("/revoke"))
+            .and(header("authorization", "Basic Y2xpZW50JTNBMTpzM2NyZXQ="))
+            .and(body_string_contains("token=tok-1"))
+            .and(body_string_contains("token_type_hint=refresh_token"))
+            .respond_with(ResponseTemplate::new(200))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/revoke"))
+            .and(body_string_contains("client_secret=s3cret"))
+            .and(body_string_contains("token=tok-2"))
+            .and(body_string_contains("token_type_hint=access_token"))
+            .respond_with(ResponseTemplate::new(200))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/revoke"))
+            .and(body_string_contains("token=down"))
+            .respond_with(ResponseTemplate::new(503))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/revoke"))
+            .and(body_string_contains("token=odd"))
+            .respond_with(
+                ResponseTemplate::new(400)
+                    .set_body_json(serde_json::json!({"error": "unsupported_token_type"})),
+            )
+            .mount(&server)
+            .await;
+        let http = http();
+        let basic = app(&server.uri(), ClientAuth::Basic);
+        let body = app(&server.uri(), ClientAuth::Body);
+        basic
+            .revoke(&http, &Secret::new("tok-1".into()), true)
+            .await
+            .unwrap();
+        body.revoke(&http, &Secret::new("tok-2".into()), false)
+            .await
+            .unwrap();
+        let e = basic
+            .revoke(&http, &Secret::new("down".into()), false)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), quflux_core::ErrorKind::Transient);
+        let e = basic
+            .revoke(&http, &Secret::new("odd".into()), false)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), quflux_core::ErrorKind::InvalidContent);
+        assert!(e.to_string().contains("unsupported_token_type"), "{e}");
+        // Without a revocation endpoint there is nothing to do.
+        let mut none = basic.clone();
+        none.revoke_url = None;
+        none.revoke(&http, &Secret::new("x".into()), false)
+            .await
+            .unwrap();
     }
 }

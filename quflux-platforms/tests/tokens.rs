@@ -1,0 +1,552 @@
+//! The token state machine (`common::tokens::TokenManager`) against a scripted refresher, on the
+//! in-memory store and on SQLite: refresh ahead of expiry, persist before use, one refresh per
+//! connection across "processes", lock take-over, refused and failing refreshes, no secret in
+//! `Debug`.
+#![cfg(feature = "http")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use quflux_core::cipher::AesGcmCipher;
+use quflux_core::memory::{InMemoryStore, ManualClock, RecordingNotifier};
+use quflux_core::services::NotificationService;
+use quflux_core::{
+    Clock, ConnectionId, ConnectionStatus, ConnectionStore, Error, ErrorKind, Platform,
+    PlatformConnection, Result, Secret, TokenCipher, User, UserId, UserStore,
+};
+use quflux_platforms::common::oauth::{ClientAuth, OAuthApp, TokenSet};
+use quflux_platforms::common::tokens::{
+    Credentials, REFRESH_LOCK_KEY, TokenManager, TokenPolicy, TokenRefresher, lock_of,
+};
+use serde_json::json;
+
+/// What the scripted platform answers to one refresh.
+#[derive(Debug, Clone)]
+enum Answer {
+    /// A new pair `access-N` / `refresh-N`, valid one hour.
+    NewPair,
+    /// A new access token only (the platform keeps the refresh token).
+    AccessOnly,
+    /// `invalid_grant`: the refresh token is spent or revoked.
+    Refused,
+    /// The token endpoint is down.
+    Down,
+}
+
+/// The store, the cipher and the access token the store must still hold during a refresh.
+type Watch = (Arc<dyn ConnectionStore>, Arc<dyn TokenCipher>, String);
+
+/// A scripted platform token endpoint that counts calls and checks, at the moment it is
+/// called, that the store still holds the old pair and that the refresh lock is taken.
+#[derive(Debug)]
+struct Scripted {
+    calls: AtomicUsize,
+    script: Mutex<VecDeque<Answer>>,
+    otherwise: Answer,
+    delay: Duration,
+    watch: Option<Watch>,
+    seen_refresh_tokens: Mutex<Vec<String>>,
+}
+
+impl Scripted {
+    fn new(otherwise: Answer) -> Self {
+        Self {
+            calls: AtomicUsize::new(0),
+            script: Mutex::new(VecDeque::new()),
+            otherwise,
+            delay: Duration::ZERO,
+            watch: None,
+            seen_refresh_tokens: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn then(self, answers: impl IntoIterator<Item = Answer>) -> Self {
+        self.script.lock().unwrap().extend(answers);
+        self
+    }
+
+    fn slow(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    /// Checks on every call that `store` still holds `old_access` and the lock marker.
+    fn watching(
+        mut self,
+        store: Arc<dyn ConnectionStore>,
+        cipher: Arc<dyn TokenCipher>,
+        old_access: &str,
+    ) -> Self {
+        self.watch = Some((store, cipher, old_access.to_owned()));
+        self
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl TokenRefresher for Scripted {
+    async fn refresh_tokens(
+        &self,
+        connection: &PlatformConnection,
+        refresh_token: &Secret<String>,
+    ) -> Result<TokenSet> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        self.seen_refresh_tokens
+            .lock()
+            .unwrap()
+            .push(refresh_token.expose().clone());
+        if let Some((store, cipher, old)) = &self.watch {
+            let stored = store.get_connection(connection.id).await.unwrap();
+            assert_eq!(
+                cipher.decrypt(&stored.access_token).unwrap().expose(),
+                old,
+                "the new pair must not be stored before the platform answered"
+            );
+            assert!(
+                lock_of(&stored).is_some(),
+                "the refresh lock must be held while refreshing"
+            );
+        }
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        let answer = self
+            .script
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or_else(|| self.otherwise.clone());
+        match answer {
+            Answer::NewPair => Ok(TokenSet {
+                access_token: Secret::new(format!("access-{n}")),
+                refresh_token: Some(Secret::new(format!("refresh-{n}"))),
+                expires_in: Some(Duration::from_secs(3600)),
+                scopes: vec!["posts.write".into()],
+            }),
+            Answer::AccessOnly => Ok(TokenSet {
+                access_token: Secret::new(format!("access-{n}")),
+                refresh_token: None,
+                expires_in: Some(Duration::from_secs(3600)),
+                scopes: Vec::new(),
+            }),
+            Answer::Refused => Err(Error::AuthExpired {
+                service: "test",
+                source: Some("invalid_grant".into()),
+            }),
+            Answer::Down => Err(Error::transient("test", "token endpoint unavailable")),
+        }
+    }
+}
+
+struct Bed {
+    store: Arc<dyn ConnectionStore>,
+    cipher: Arc<dyn TokenCipher>,
+    clock: Arc<ManualClock>,
+    notifier: Arc<RecordingNotifier>,
+}
+
+impl Bed {
+    fn memory() -> Self {
+        Self::on(Arc::new(InMemoryStore::new()))
+    }
+
+    fn on(store: Arc<dyn ConnectionStore>) -> Self {
+        Self {
+            store,
+            cipher: Arc::new(AesGcmCipher::random("k1")),
+            clock: Arc::new(ManualClock::new(
+                "2026-06-01T12:00:00Z".parse::<DateTime<Utc>>().unwrap(),
+            )),
+            notifier: Arc::new(RecordingNotifier::new()),
+        }
+    }
+
+    /// A manager, as one worker process would build it.
+    fn manager(&self) -> Arc<TokenManager> {
+        let notifications = NotificationService::new(
+            vec![self.notifier.clone() as Arc<dyn quflux_core::Notifier>],
+            self.clock.clone(),
+        );
+        Arc::new(
+            TokenManager::new(
+                self.store.clone(),
+                self.cipher.clone(),
+                notifications,
+                self.clock.clone(),
+            )
+            .with_policy(TokenPolicy {
+                refresh_margin: Duration::from_secs(300),
+                lock_ttl: Duration::from_secs(30),
+                poll: Duration::from_millis(5),
+                refresh_attempts: 3,
+            }),
+        )
+    }
+
+    /// Inserts an active connection whose token expires in `expires_in` seconds.
+    async fn connection(&self, user_id: UserId, expires_in: i64) -> PlatformConnection {
+        let now = self.clock.now();
+        let c = PlatformConnection {
+            id: ConnectionId::new(),
+            user_id,
+            platform: Platform::Twitter,
+            platform_user_id: "12345".into(),
+            platform_username: "quflux".into(),
+            access_token: self
+                .cipher
+                .encrypt(&Secret::new("access-0".into()))
+                .unwrap(),
+            refresh_token: Some(
+                self.cipher
+                    .encrypt(&Secret::new("refresh-0".into()))
+                    .unwrap(),
+            ),
+            expires_at: Some(now + chrono::Duration::seconds(expires_in)),
+            scopes: vec!["posts.write".into()],
+            status: ConnectionStatus::Active,
+            metadata: json!({}),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store.insert_connection(&c).await.unwrap();
+        c
+    }
+
+    async fn stored(&self, id: ConnectionId) -> PlatformConnection {
+        self.store.get_connection(id).await.unwrap()
+    }
+
+    fn plain(&self, token: &quflux_core::EncryptedToken) -> String {
+        self.cipher.decrypt(token).unwrap().expose().clone()
+    }
+}
+
+#[tokio::test]
+async fn a_valid_token_is_used_without_refresh() {
+    let bed = Bed::memory();
+    let c = bed.connection(UserId::new(), 3600).await;
+    let refresher = Scripted::new(Answer::NewPair);
+    let creds = bed.manager().access_token(&c, &refresher).await.unwrap();
+    assert_eq!(creds.access_token.expose(), "access-0");
+    assert_eq!(refresher.calls(), 0);
+    assert_eq!(bed.stored(c.id).await.version, 1, "nothing was written");
+}
+
+async fn expiring_token_is_refreshed_once_and_stored_before_use(bed: Bed) {
+    let c = bed.connection(UserId::new(), 60).await;
+    let refresher =
+        Scripted::new(Answer::NewPair).watching(bed.store.clone(), bed.cipher.clone(), "access-0");
+    let creds = bed.manager().access_token(&c, &refresher).await.unwrap();
+    assert_eq!(refresher.calls(), 1);
+    assert_eq!(creds.access_token.expose(), "access-1");
+    assert_eq!(
+        refresher.seen_refresh_tokens.lock().unwrap().as_slice(),
+        ["refresh-0"]
+    );
+    let stored = bed.stored(c.id).await;
+    // Stored (encrypted) by the time access_token returned.
+    assert_eq!(bed.plain(&stored.access_token), "access-1");
+    assert_eq!(
+        bed.plain(stored.refresh_token.as_ref().unwrap()),
+        "refresh-1"
+    );
+    assert!(!stored.access_token.ciphertext.contains("access-1"));
+    assert_eq!(
+        stored.expires_at,
+        Some(bed.clock.now() + chrono::Duration::seconds(3600))
+    );
+    assert!(lock_of(&stored).is_none(), "the lock is released");
+    assert!(stored.metadata.get(REFRESH_LOCK_KEY).is_none());
+    assert_eq!(creds.connection.version, stored.version);
+    // Used as is afterwards.
+    let again = bed
+        .manager()
+        .access_token(&stored, &refresher)
+        .await
+        .unwrap();
+    assert_eq!(again.access_token.expose(), "access-1");
+    assert_eq!(refresher.calls(), 1);
+}
+
+#[tokio::test]
+async fn an_expiring_token_is_refreshed_once_and_stored_before_use() {
+    expiring_token_is_refreshed_once_and_stored_before_use(Bed::memory()).await;
+}
+
+async fn sqlite_bed() -> (Bed, UserId) {
+    let store = Arc::new(
+        quflux_store::sqlite::SqliteStore::in_memory()
+            .await
+            .unwrap(),
+    );
+    let user = User::new("tokens@example.test", "Europe/Paris", Utc::now());
+    store.insert_user(&user).await.unwrap();
+    (Bed::on(store), user.id)
+}
+
+#[tokio::test]
+async fn an_expiring_token_is_refreshed_once_and_stored_before_use_on_sqlite() {
+    let (bed, user) = sqlite_bed().await;
+    let c = bed.connection(user, 60).await;
+    let refresher =
+        Scripted::new(Answer::NewPair).watching(bed.store.clone(), bed.cipher.clone(), "access-0");
+    let creds = bed.manager().access_token(&c, &refresher).await.unwrap();
+    assert_eq!(creds.access_token.expose(), "access-1");
+    assert_eq!(refresher.calls(), 1);
+    let stored = bed.stored(c.id).await;
+    assert_eq!(bed.plain(&stored.access_token), "access-1");
+    assert!(lock_of(&stored).is_none());
+}
+
+async fn twenty_callers_in_two_processes_refresh_once(bed: Bed, user: UserId) {
+    let c = bed.connection(user, 10).await;
+    let refresher = Arc::new(Scripted::new(Answer::NewPair).slow(Duration::from_millis(100)));
+    // Two managers = two worker processes sharing one database.
+    let managers = [bed.manager(), bed.manager()];
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let m = managers[i % 2].clone();
+        let r = refresher.clone();
+        let c = c.clone();
+        tasks.push(tokio::spawn(
+            async move { m.access_token(&c, r.as_ref()).await },
+        ));
+    }
+    for t in tasks {
+        let creds: Credentials = t.await.unwrap().unwrap();
+        assert_eq!(creds.access_token.expose(), "access-1");
+    }
+    assert_eq!(refresher.calls(), 1, "one refresh for twenty callers");
+    let stored = bed.stored(c.id).await;
+    assert_eq!(bed.plain(&stored.access_token), "access-1");
+    assert!(lock_of(&stored).is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_callers_in_two_processes_refresh_once() {
+    twenty_callers_in_two_processes_refresh_once(Bed::memory(), UserId::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_callers_in_two_processes_refresh_once_on_sqlite() {
+    let (bed, user) = sqlite_bed().await;
+    twenty_callers_in_two_processes_refresh_once(bed, user).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_holders_lock_is_taken_over_after_lock_ttl() {
+    let bed = Bed::memory();
+    let c = bed.connection(UserId::new(), 60).await;
+    // A process took the lock and died.
+    let mut locked = bed.stored(c.id).await;
+    locked.metadata = json!({REFRESH_LOCK_KEY: {
+        "holder": "dead-process",
+        "until": (bed.clock.now() + chrono::Duration::seconds(30)).to_rfc3339(),
+    }});
+    bed.store.update_connection(&locked).await.unwrap();
+
+    let refresher = Arc::new(Scripted::new(Answer::NewPair));
+    let m = bed.manager();
+    let task = {
+        let r = refresher.clone();
+        let c = c.clone();
+        tokio::spawn(async move { m.access_token(&c, r.as_ref()).await })
+    };
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(refresher.calls(), 0, "a live lock is honoured");
+    assert!(!task.is_finished());
+    bed.clock.advance(Duration::from_secs(31));
+    let creds = tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("the expired lock is taken over")
+        .unwrap()
+        .unwrap();
+    assert_eq!(creds.access_token.expose(), "access-1");
+    assert_eq!(refresher.calls(), 1);
+    assert!(lock_of(&bed.stored(c.id).await).is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refused_refresh_marks_needs_reauth_and_notifies_once() {
+    let bed = Bed::memory();
+    let c = bed.connection(UserId::new(), 10).await;
+    let refresher = Arc::new(Scripted::new(Answer::Refused).slow(Duration::from_millis(50)));
+    let managers = [bed.manager(), bed.manager()];
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let m = managers[i % 2].clone();
+        let r = refresher.clone();
+        let c = c.clone();
+        tasks.push(tokio::spawn(
+            async move { m.access_token(&c, r.as_ref()).await },
+        ));
+    }
+    for t in tasks {
+        let e = t.await.unwrap().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::AuthExpired, "{e:?}");
+    }
+    assert_eq!(refresher.calls(), 1, "a refused token is presented once");
+    let stored = bed.stored(c.id).await;
+    assert_eq!(stored.status, ConnectionStatus::NeedsReauth);
+    // Nothing is wiped.
+    assert_eq!(bed.plain(&stored.access_token), "access-0");
+    assert_eq!(
+        bed.plain(stored.refresh_token.as_ref().unwrap()),
+        "refresh-0"
+    );
+    assert!(lock_of(&stored).is_none());
+    let sent = bed.notifier.notifications();
+    assert_eq!(sent.len(), 1, "exactly one notification: {sent:?}");
+    assert_eq!(sent[0].connection_id, Some(c.id));
+    assert_eq!(sent[0].user_id, c.user_id);
+}
+
+#[tokio::test]
+async fn a_transient_failure_is_retried() {
+    let bed = Bed::memory();
+    let c = bed.connection(UserId::new(), 60).await;
+    let refresher = Scripted::new(Answer::NewPair).then([Answer::Down, Answer::Down]);
+    let creds = bed.manager().access_token(&c, &refresher).await.unwrap();
+    assert_eq!(refresher.calls(), 3);
+    assert_eq!(creds.access_token.expose(), "access-3");
+    assert_eq!(bed.plain(&bed.stored(c.id).await.access_token), "access-3");
+}
+
+#[tokio::test]
+async fn a_failing_refresh_falls_back_to_the_still_valid_token() {
+    let bed = Bed::memory();
+    let c = bed.connection(UserId::new(), 60).await;
+    let refresher = Scripted::new(Answer::Down);
+    let creds = bed.manager().access_token(&c, &refresher).await.unwrap();
+    assert_eq!(refresher.calls(), 3, "every attempt was made");
+    assert_eq!(creds.access_token.expose(), "access-0");
+    let stored = bed.stored(c.id).await;
+    assert_eq!(stored.status, ConnectionStatus::Active);
+    assert!(lock_of(&stored).is_none(), "the lock is released");
+    assert!(bed.notifier.notifications().is_empty());
+}
+
+#[tokio::test]
+async fn a_failing_refresh_of_an_expired_token_is_transient() {
+    let bed = Bed::memory();
+    let c = bed.connection(UserId::new(), -5).await;
+    let refresher = Scripted::new(Answer::Down);
+    let e = bed
+        .manager()
+        .access_token(&c, &refresher)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Transient);
+    let stored = bed.stored(c.id).await;
+    assert_eq!(stored.status, ConnectionStatus::Active);
+    assert!(lock_of(&stored).is_none());
+}
+
+#[tokio::test]
+async fn the_old_refresh_token_is_kept_when_none_is_issued() {
+    let bed = Bed::memory();
+    let c = bed.connection(UserId::new(), 60).await;
+    let refresher = Scripted::new(Answer::AccessOnly);
+    let creds = bed.manager().access_token(&c, &refresher).await.unwrap();
+    assert_eq!(creds.access_token.expose(), "access-1");
+    let stored = bed.stored(c.id).await;
+    assert_eq!(bed.plain(&stored.access_token), "access-1");
+    assert_eq!(
+        bed.plain(stored.refresh_token.as_ref().unwrap()),
+        "refresh-0"
+    );
+    assert_eq!(stored.scopes, vec!["posts.write".to_owned()]);
+}
+
+#[tokio::test]
+async fn a_rejected_token_is_refreshed_once_then_the_new_one_is_returned() {
+    let bed = Bed::memory();
+    let c = bed.connection(UserId::new(), 3600).await;
+    let refresher = Scripted::new(Answer::NewPair);
+    let m = bed.manager();
+    let rejected = Secret::new("access-0".to_owned());
+    let first = m.after_rejection(&c, &rejected, &refresher).await.unwrap();
+    assert_eq!(first.access_token.expose(), "access-1");
+    // A second worker that saw the same 401 gets the replacement without a new refresh.
+    let second = m.after_rejection(&c, &rejected, &refresher).await.unwrap();
+    assert_eq!(second.access_token.expose(), "access-1");
+    assert_eq!(refresher.calls(), 1);
+}
+
+#[tokio::test]
+async fn a_connection_needing_reauth_is_not_refreshed() {
+    let bed = Bed::memory();
+    let c = bed.connection(UserId::new(), 10).await;
+    let mut dead = bed.stored(c.id).await;
+    dead.status = ConnectionStatus::NeedsReauth;
+    bed.store.update_connection(&dead).await.unwrap();
+    let refresher = Scripted::new(Answer::NewPair);
+    let e = bed
+        .manager()
+        .access_token(&dead, &refresher)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AuthExpired);
+    assert_eq!(refresher.calls(), 0);
+}
+
+#[tokio::test]
+async fn debug_output_holds_no_secret() {
+    let bed = Bed::memory();
+    let c = bed.connection(UserId::new(), 3600).await;
+    let creds = bed
+        .manager()
+        .access_token(&c, &Scripted::new(Answer::NewPair))
+        .await
+        .unwrap();
+    let tokens = TokenSet {
+        access_token: Secret::new("plain-access-secret".into()),
+        refresh_token: Some(Secret::new("plain-refresh-secret".into())),
+        expires_in: Some(Duration::from_secs(60)),
+        scopes: vec![],
+    };
+    let app = OAuthApp {
+        service: "test",
+        client_id: "client-id".into(),
+        client_secret: Some(Secret::new("plain-client-secret".into())),
+        authorize_url: "http://127.0.0.1:1/authorize".into(),
+        token_url: "http://127.0.0.1:1/token".into(),
+        revoke_url: None,
+        redirect_url: "http://127.0.0.1:1/callback".into(),
+        scopes: vec!["a".into()],
+        pkce: true,
+        client_auth: ClientAuth::Basic,
+        scope_separator: " ",
+    };
+    let request = app.authorize().unwrap();
+    let verifier = request.pkce_verifier.as_ref().unwrap().expose().clone();
+    let outputs = [
+        format!("{creds:?}"),
+        format!("{tokens:?}"),
+        format!("{app:?}"),
+        format!("{request:?}"),
+        format!("{:?}", bed.manager()),
+    ];
+    for out in &outputs {
+        for secret in [
+            "access-0",
+            "refresh-0",
+            "plain-access-secret",
+            "plain-refresh-secret",
+            "plain-client-secret",
+            verifier.as_str(),
+        ] {
+            assert!(!out.contains(secret), "{secret} leaked in {out}");
+        }
+    }
+    assert!(outputs[2].contains("client-id"));
+}
