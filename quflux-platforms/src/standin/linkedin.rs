@@ -1,1 +1,693 @@
-//! Stand-in of the linkedin API.
+//! Stand-in of the LinkedIn API (PLATFORM-SPECS §2, §7): a stateful [`wiremock`] server.
+//!
+//! It serves, on one base URL:
+//! - OAuth: `GET /oauth/v2/authorization` approves at once (302 to the redirect URL with `code`
+//!   and `state`), `POST /oauth/v2/accessToken` (authorization code, single use; refresh when
+//!   [`LinkedInStandIn::set_programmatic_refresh`] is on — the refresh answer has no
+//!   `token_type`, as LinkedIn's), `GET /v2/userinfo`.
+//! - `POST /rest/posts`: requires `Authorization`, an active `LinkedIn-Version` (the last 12
+//!   monthly versions; else 426 `NONEXISTENT_VERSION`) and `X-Restli-Protocol-Version: 2.0.0`;
+//!   answers 201 with an empty body and `x-restli-id`; 422 `DUPLICATE_POST` naming the earlier
+//!   URN for the same author and identical commentary; 429 when the author's daily count
+//!   (reset at 00:00 UTC) is spent; 401 `EXPIRED_ACCESS_TOKEN` for tokens past their 60 days.
+//!   With [`LinkedInStandIn::set_truncate_unescaped`] the commentary is cut at the first
+//!   unescaped reserved `little` character, as LinkedIn may do silently.
+//! - `DELETE /rest/posts/{urn}` → 204 (404 if unknown).
+//! - Images: `POST /rest/images?action=initializeUpload`, `PUT /dms-uploads/{id}`,
+//!   `GET /rest/images/{urn}` (`WAITING_UPLOAD` → `PROCESSING` → `AVAILABLE`).
+//!
+//! Faults ([`LinkedInFault`]) are armed for the next create request.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use serde_json::{Value, json};
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// The client id the stand-in accepts.
+pub const CLIENT_ID: &str = "quflux-standin-client";
+/// The client secret the stand-in accepts.
+pub const CLIENT_SECRET: &str = "quflux-standin-secret";
+/// The member every issued token belongs to.
+pub const MEMBER_SUB: &str = "782bbtaQ";
+/// How long an issued access token lives (60 days).
+pub const ACCESS_TOKEN_SECS: i64 = 5_184_000;
+/// Reserved characters of the `little` format.
+const RESERVED: &str = "|{}@[]()<>#\\*_~";
+
+/// A failure armed for the next create request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LinkedInFault {
+    /// 429 for the member's daily limit.
+    RateLimited,
+    /// 401 `EXPIRED_ACCESS_TOKEN` on every call, and refresh refused, until reset.
+    ExpiredToken,
+    /// 422 `DUPLICATE_POST` (naming an unrelated earlier URN); nothing created.
+    Duplicate,
+    /// 400 validation error on `commentary`.
+    InvalidContent,
+    /// 500; nothing created.
+    ServerError,
+    /// The post is created, the 201 arrives after [`LinkedInStandIn::set_timeout_delay`].
+    TimeoutAfterCreate,
+}
+
+/// A post the stand-in holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedInPost {
+    /// Its URN (`urn:li:share:…`).
+    pub urn: String,
+    /// The author URN.
+    pub author: String,
+    /// `commentary` as received (escaped).
+    pub commentary: String,
+    /// The text as LinkedIn renders it (unescaped; cut in truncate mode).
+    pub text: String,
+    /// Attached images with their alt text.
+    pub images: Vec<(String, Option<String>)>,
+    /// The article link, if any.
+    pub article: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Image {
+    uploaded: bool,
+    polls: u32,
+}
+
+#[derive(Debug)]
+struct State {
+    faults: HashSet<LinkedInFault>,
+    posts: Vec<LinkedInPost>,
+    next_id: u64,
+    codes: HashMap<String, String>,
+    tokens: HashMap<String, DateTime<Utc>>,
+    refresh_tokens: HashSet<String>,
+    programmatic_refresh: bool,
+    truncate_unescaped: bool,
+    daily_limit: u32,
+    daily: HashMap<(String, NaiveDate), u32>,
+    images: HashMap<String, Image>,
+    processing_polls: u32,
+    create_requests: usize,
+    timeout_delay: Duration,
+    clock_offset: chrono::Duration,
+}
+
+impl State {
+    fn new() -> Self {
+        Self {
+            faults: HashSet::new(),
+            posts: Vec::new(),
+            next_id: 7_141_138_937_766_391_808,
+            codes: HashMap::new(),
+            tokens: HashMap::new(),
+            refresh_tokens: HashSet::new(),
+            programmatic_refresh: false,
+            truncate_unescaped: false,
+            daily_limit: 150,
+            daily: HashMap::new(),
+            images: HashMap::new(),
+            processing_polls: 1,
+            create_requests: 0,
+            timeout_delay: Duration::from_secs(3),
+            clock_offset: chrono::Duration::zero(),
+        }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.clock_offset
+    }
+}
+
+/// A running LinkedIn stand-in. Dropping it stops the server.
+#[derive(Debug)]
+pub struct LinkedInStandIn {
+    server: MockServer,
+    state: Arc<Mutex<State>>,
+}
+
+/// Starts a stand-in on a free local port.
+pub async fn start() -> LinkedInStandIn {
+    let server = MockServer::start().await;
+    let state = Arc::new(Mutex::new(State::new()));
+    Mock::given(any())
+        .respond_with(Router {
+            state: Arc::clone(&state),
+            base: server.uri(),
+        })
+        .mount(&server)
+        .await;
+    LinkedInStandIn { server, state }
+}
+
+impl LinkedInStandIn {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Base URL (the REST API base: `/rest/…`, `/v2/userinfo`).
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    /// The OAuth base (`/authorization`, `/accessToken` below it).
+    pub fn oauth_base(&self) -> String {
+        format!("{}/oauth/v2", self.server.uri())
+    }
+
+    /// Arms `fault` for the next create request (always supported: returns `true`).
+    pub fn inject_fault(&self, fault: LinkedInFault) -> bool {
+        self.state().faults.insert(fault);
+        true
+    }
+
+    /// Posts held (created and not deleted), oldest first.
+    pub fn posts(&self) -> Vec<LinkedInPost> {
+        self.state().posts.clone()
+    }
+
+    /// Disarms every fault.
+    pub fn reset(&self) {
+        self.state().faults.clear();
+    }
+
+    /// `POST /rest/posts` requests received (including refused ones).
+    pub fn create_requests(&self) -> usize {
+        self.state().create_requests
+    }
+
+    /// Posts allowed per member and UTC day (default 150).
+    pub fn set_daily_member_limit(&self, limit: u32) {
+        self.state().daily_limit = limit;
+    }
+
+    /// Cut `commentary` at the first unescaped reserved character (LinkedIn's silent
+    /// truncation).
+    pub fn set_truncate_unescaped(&self, on: bool) {
+        self.state().truncate_unescaped = on;
+    }
+
+    /// Issue refresh tokens (apps approved for programmatic refresh).
+    pub fn set_programmatic_refresh(&self, on: bool) {
+        self.state().programmatic_refresh = on;
+    }
+
+    /// Status polls answered `PROCESSING` after an upload before `AVAILABLE` (default 1).
+    pub fn set_image_processing_polls(&self, polls: u32) {
+        self.state().processing_polls = polls;
+    }
+
+    /// Delay of the late answer of [`LinkedInFault::TimeoutAfterCreate`] (default 3 s).
+    pub fn set_timeout_delay(&self, delay: Duration) {
+        self.state().timeout_delay = delay;
+    }
+
+    /// Moves the stand-in's clock forward (e.g. 60 days, to expire issued tokens).
+    pub fn advance(&self, by: Duration) {
+        let mut state = self.state();
+        state.clock_offset +=
+            chrono::Duration::from_std(by).unwrap_or_else(|_| chrono::Duration::zero());
+    }
+}
+
+struct Router {
+    state: Arc<Mutex<State>>,
+    base: String,
+}
+
+fn error(status: u16, body: Value) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(body)
+}
+
+fn bad_request(message: &str, field: &str) -> ResponseTemplate {
+    error(
+        400,
+        json!({
+            "errorDetailType": "com.linkedin.common.error.BadRequest",
+            "message": message,
+            "errorDetails": {"inputErrors": [{
+                "description": message,
+                "input": {"inputPath": {"fieldPath": field}},
+                "code": "INVALID_VALUE"
+            }]},
+            "status": 400
+        }),
+    )
+}
+
+fn token_error(status: u16, service_code: u32, code: &str, message: &str) -> ResponseTemplate {
+    error(
+        status,
+        json!({"status": status, "serviceErrorCode": service_code, "code": code, "message": message}),
+    )
+}
+
+fn oauth_error() -> ResponseTemplate {
+    error(
+        400,
+        json!({
+            "error": "invalid_request",
+            "error_description": "Unable to retrieve access token: appid/redirect uri/code verifier does not match authorization code. Or authorization code expired. Or external member binding exists"
+        }),
+    )
+}
+
+/// Percent-decodes a path segment.
+fn decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&segment[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Renders `little` commentary: escapes undone; in truncate mode the text ends at the first
+/// unescaped reserved character.
+pub fn render_little(commentary: &str, truncate: bool) -> String {
+    let mut out = String::with_capacity(commentary.len());
+    let mut chars = commentary.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some(next) => out.push(next),
+                None => out.push(c),
+            }
+        } else if RESERVED.contains(c) && truncate {
+            break;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn form(body: &[u8]) -> HashMap<String, String> {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+impl Router {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn authorize(&self, request: &Request) -> ResponseTemplate {
+        let q: HashMap<String, String> = request.url.query_pairs().into_owned().collect();
+        let get = |k: &str| q.get(k).cloned().unwrap_or_default();
+        if get("response_type") != "code" || get("client_id") != CLIENT_ID {
+            return ResponseTemplate::new(400)
+                .set_body_string("invalid client_id or response_type");
+        }
+        let redirect = get("redirect_uri");
+        let Ok(mut target) = url::Url::parse(&redirect) else {
+            return ResponseTemplate::new(400).set_body_string("invalid redirect_uri");
+        };
+        let code = format!("code-{}", uuid::Uuid::new_v4().simple());
+        self.state().codes.insert(code.clone(), redirect);
+        target
+            .query_pairs_mut()
+            .append_pair("code", &code)
+            .append_pair("state", &get("state"));
+        ResponseTemplate::new(302).insert_header("Location", target.as_str())
+    }
+
+    fn issue(&self, state: &mut State, with_refresh: bool) -> Value {
+        let access = format!("AQX-{}", uuid::Uuid::new_v4().simple());
+        let expires = state.now() + chrono::Duration::seconds(ACCESS_TOKEN_SECS);
+        state.tokens.insert(access.clone(), expires);
+        let mut body = json!({
+            "access_token": access,
+            "expires_in": ACCESS_TOKEN_SECS,
+            "scope": "openid,profile,w_member_social",
+        });
+        if with_refresh {
+            let refresh = format!("AQW-{}", uuid::Uuid::new_v4().simple());
+            state.refresh_tokens.insert(refresh.clone());
+            body["refresh_token"] = json!(refresh);
+            body["refresh_token_expires_in"] = json!(31_536_000);
+        }
+        body
+    }
+
+    fn access_token(&self, request: &Request) -> ResponseTemplate {
+        let f = form(&request.body);
+        let get = |k: &str| f.get(k).cloned().unwrap_or_default();
+        if get("client_id") != CLIENT_ID || get("client_secret") != CLIENT_SECRET {
+            return error(
+                401,
+                json!({"error": "invalid_client", "error_description": "Client authentication failed"}),
+            );
+        }
+        let mut state = self.state();
+        match get("grant_type").as_str() {
+            "authorization_code" => {
+                let Some(redirect) = state.codes.remove(&get("code")) else {
+                    return oauth_error();
+                };
+                if redirect != get("redirect_uri") {
+                    return oauth_error();
+                }
+                let refresh = state.programmatic_refresh;
+                let mut body = self.issue(&mut state, refresh);
+                body["token_type"] = json!("Bearer");
+                body["id_token"] = json!("eyJhbGciOiJub25lIn0.e30.");
+                ResponseTemplate::new(200).set_body_json(body)
+            }
+            "refresh_token" => {
+                if state.faults.contains(&LinkedInFault::ExpiredToken)
+                    || !state.refresh_tokens.contains(&get("refresh_token"))
+                {
+                    return oauth_error();
+                }
+                // The same refresh token stays valid; its TTL is not extended.
+                let mut body = self.issue(&mut state, false);
+                body["refresh_token"] = json!(get("refresh_token"));
+                body["refresh_token_expires_in"] = json!(26_438_400);
+                ResponseTemplate::new(200).set_body_json(body)
+            }
+            _ => oauth_error(),
+        }
+    }
+
+    /// `Err(response)` unless the bearer token is acceptable. Tokens the stand-in did not
+    /// issue (pre-seeded test connections) are accepted.
+    fn bearer(&self, request: &Request) -> Option<ResponseTemplate> {
+        let state = self.state();
+        let token = request
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if token.is_empty() {
+            return Some(token_error(
+                401,
+                65600,
+                "INVALID_ACCESS_TOKEN",
+                "Invalid access token",
+            ));
+        }
+        let expired = state.tokens.get(token).is_some_and(|at| *at <= state.now());
+        if expired || state.faults.contains(&LinkedInFault::ExpiredToken) {
+            return Some(token_error(
+                401,
+                65602,
+                "EXPIRED_ACCESS_TOKEN",
+                "The token used in the request has expired",
+            ));
+        }
+        None
+    }
+
+    /// `Some(refusal)` unless the versioned-API headers are right.
+    fn versioned(&self, request: &Request) -> Option<ResponseTemplate> {
+        if let Some(r) = self.bearer(request) {
+            return Some(r);
+        }
+        let header = |name: &str| {
+            request
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let version = header("linkedin-version");
+        let now = self.state().now();
+        let current = now.year() * 100 + now.month() as i32;
+        let oldest = (now.year() - 1) * 100 + now.month() as i32;
+        let active = version.len() == 6
+            && version
+                .parse::<i32>()
+                .is_ok_and(|v| v > oldest && v <= current && (1..=12).contains(&(v % 100)));
+        if !active {
+            return Some(error(
+                426,
+                json!({
+                    "status": 426,
+                    "code": "NONEXISTENT_VERSION",
+                    "message": format!("Requested version {version}01 is not active")
+                }),
+            ));
+        }
+        if header("x-restli-protocol-version") != "2.0.0" {
+            return Some(bad_request(
+                "X-Restli-Protocol-Version 2.0.0 is required",
+                "X-Restli-Protocol-Version",
+            ));
+        }
+        None
+    }
+
+    fn create_post(&self, request: &Request) -> ResponseTemplate {
+        self.state().create_requests += 1;
+        if let Some(r) = self.versioned(request) {
+            return r;
+        }
+        let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
+            return bad_request("Malformed JSON body", "");
+        };
+        let author = body["author"].as_str().unwrap_or_default().to_owned();
+        let Some(commentary) = body["commentary"].as_str().map(str::to_owned) else {
+            return bad_request("commentary is required", "commentary");
+        };
+        if !author.starts_with("urn:li:person:") && !author.starts_with("urn:li:organization:") {
+            return bad_request("author must be a person or organization URN", "author");
+        }
+        if body["visibility"].as_str().is_none() || body["lifecycleState"].as_str().is_none() {
+            return bad_request("visibility and lifecycleState are required", "visibility");
+        }
+        let mut state = self.state();
+        let fault = |s: &mut State, f: LinkedInFault| s.faults.remove(&f);
+        let today = state.now().date_naive();
+        if fault(&mut state, LinkedInFault::RateLimited)
+            || state
+                .daily
+                .get(&(author.clone(), today))
+                .copied()
+                .unwrap_or(0)
+                >= state.daily_limit
+        {
+            return error(
+                429,
+                json!({
+                    "serviceErrorCode": 101,
+                    "message": "Resource level throttle limit for calls to this resource is reached. MEMBER DAY limit reached.",
+                    "status": 429
+                }),
+            );
+        }
+        if fault(&mut state, LinkedInFault::ServerError) {
+            return error(
+                500,
+                json!({"message": "Internal Server Error", "status": 500}),
+            );
+        }
+        if fault(&mut state, LinkedInFault::InvalidContent) {
+            return bad_request(
+                "commentary contains content that is not allowed",
+                "commentary",
+            );
+        }
+        let duplicate_of = if fault(&mut state, LinkedInFault::Duplicate) {
+            Some("urn:li:share:6999999999999999999".to_owned())
+        } else {
+            state
+                .posts
+                .iter()
+                .find(|p| p.author == author && p.commentary == commentary)
+                .map(|p| p.urn.clone())
+        };
+        if let Some(urn) = duplicate_of {
+            return error(
+                422,
+                json!({
+                    "errorDetailType": "com.linkedin.common.error.BadRequest",
+                    "message": format!("com.linkedin.content.common.exception.BadRequestResponseException: Content is a duplicate of {urn}"),
+                    "errorDetails": {"inputErrors": [{"description": "Duplicate post is detected", "input": {}, "code": "DUPLICATE_POST"}]},
+                    "status": 422
+                }),
+            );
+        }
+        let content = &body["content"];
+        let mut images = Vec::new();
+        let mut items: Vec<&Value> = Vec::new();
+        if content["media"].is_object() {
+            items.push(&content["media"]);
+        }
+        if let Some(list) = content["multiImage"]["images"].as_array() {
+            if !(2..=20).contains(&list.len()) {
+                return bad_request("multiImage needs 2 to 20 images", "content.multiImage");
+            }
+            items.extend(list);
+        }
+        for item in items {
+            let id = item["id"].as_str().unwrap_or_default().to_owned();
+            if !state.images.get(&id).is_some_and(|i| i.uploaded) {
+                return bad_request(&format!("Image {id} is not available"), "content.media.id");
+            }
+            images.push((id, item["altText"].as_str().map(str::to_owned)));
+        }
+        let id = state.next_id;
+        state.next_id += 1;
+        let urn = format!("urn:li:share:{id}");
+        let text = render_little(&commentary, state.truncate_unescaped);
+        state.posts.push(LinkedInPost {
+            urn: urn.clone(),
+            author: author.clone(),
+            commentary,
+            text,
+            images,
+            article: content["article"]["source"].as_str().map(str::to_owned),
+        });
+        *state.daily.entry((author, today)).or_default() += 1;
+        let response = ResponseTemplate::new(201).insert_header("x-restli-id", urn.as_str());
+        if fault(&mut state, LinkedInFault::TimeoutAfterCreate) {
+            return response.set_delay(state.timeout_delay);
+        }
+        response
+    }
+
+    fn delete_post(&self, request: &Request, urn: &str) -> ResponseTemplate {
+        if let Some(r) = self.versioned(request) {
+            return r;
+        }
+        let mut state = self.state();
+        let before = state.posts.len();
+        state.posts.retain(|p| p.urn != urn);
+        if state.posts.len() == before {
+            return error(
+                404,
+                json!({"status": 404, "message": format!("Not found: {urn}")}),
+            );
+        }
+        ResponseTemplate::new(204)
+    }
+
+    fn initialize_upload(&self, request: &Request) -> ResponseTemplate {
+        if let Some(r) = self.versioned(request) {
+            return r;
+        }
+        let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
+            return bad_request("Malformed JSON body", "");
+        };
+        if body["initializeUploadRequest"]["owner"].as_str().is_none() {
+            return bad_request("owner is required", "initializeUploadRequest.owner");
+        }
+        let key = format!(
+            "C4E10AQ{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        let urn = format!("urn:li:image:{key}");
+        self.state().images.insert(
+            urn.clone(),
+            Image {
+                uploaded: false,
+                polls: 0,
+            },
+        );
+        let expires = (Utc::now() + chrono::Duration::hours(1)).timestamp_millis();
+        ResponseTemplate::new(200).set_body_json(json!({"value": {
+            "uploadUrlExpiresAt": expires,
+            "uploadUrl": format!("{}/dms-uploads/{key}/uploaded-image/0", self.base),
+            "image": urn
+        }}))
+    }
+
+    fn upload(&self, request: &Request, key: &str) -> ResponseTemplate {
+        if let Some(r) = self.bearer(request) {
+            return r;
+        }
+        if request.body.is_empty() {
+            return ResponseTemplate::new(400).set_body_string("empty upload");
+        }
+        let mut state = self.state();
+        match state.images.get_mut(&format!("urn:li:image:{key}")) {
+            Some(image) => {
+                image.uploaded = true;
+                ResponseTemplate::new(201)
+            }
+            None => ResponseTemplate::new(404),
+        }
+    }
+
+    fn image_status(&self, request: &Request, urn: &str) -> ResponseTemplate {
+        if let Some(r) = self.versioned(request) {
+            return r;
+        }
+        let mut state = self.state();
+        let processing = state.processing_polls;
+        let Some(image) = state.images.get_mut(urn) else {
+            return error(
+                404,
+                json!({"status": 404, "message": format!("Not found: {urn}")}),
+            );
+        };
+        let status = if !image.uploaded {
+            "WAITING_UPLOAD"
+        } else if image.polls < processing {
+            image.polls += 1;
+            "PROCESSING"
+        } else {
+            "AVAILABLE"
+        };
+        ResponseTemplate::new(200).set_body_json(json!({
+            "owner": format!("urn:li:person:{MEMBER_SUB}"),
+            "status": status,
+            "id": urn
+        }))
+    }
+}
+
+impl Respond for Router {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let path = request.url.path().to_owned();
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let method = request.method.as_str();
+        match (method, segments.as_slice()) {
+            ("GET", ["oauth", "v2", "authorization"]) => self.authorize(request),
+            ("POST", ["oauth", "v2", "accessToken"]) => self.access_token(request),
+            ("GET", ["v2", "userinfo"]) => match self.bearer(request) {
+                Some(r) => r,
+                None => ResponseTemplate::new(200).set_body_json(json!({
+                    "sub": MEMBER_SUB,
+                    "name": "John Doe",
+                    "given_name": "John",
+                    "family_name": "Doe",
+                    "picture": "https://media.licdn.com/dms/image/standin",
+                    "locale": "en-US"
+                })),
+            },
+            ("POST", ["rest", "posts"]) => self.create_post(request),
+            ("DELETE", ["rest", "posts", urn]) => self.delete_post(request, &decode(urn)),
+            ("POST", ["rest", "images"])
+                if request
+                    .url
+                    .query_pairs()
+                    .any(|(k, v)| k == "action" && v == "initializeUpload") =>
+            {
+                self.initialize_upload(request)
+            }
+            ("PUT", ["dms-uploads", key, ..]) => self.upload(request, key),
+            ("GET", ["rest", "images", urn]) => self.image_status(request, &decode(urn)),
+            _ => error(
+                404,
+                json!({"status": 404, "message": format!("No route {method} {path}")}),
+            ),
+        }
+    }
+}

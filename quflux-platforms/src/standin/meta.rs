@@ -1,1 +1,968 @@
-//! Stand-in of the meta API.
+//! Stand-in of the Meta Graph API (README §3, §7): Facebook Login dialog and token exchanges,
+//! `/me/accounts`, Page feed/photos/delete, the Instagram container state machine,
+//! `media_publish` with the publishing quota, the Graph error envelope and usage headers.
+//!
+//! One stateful router (a `wiremock::Respond`) answers every request; faults are armed for the
+//! next create request of a platform with [`MetaStandIn::inject_fault`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use quflux_core::{Error, Platform, Result, Secret};
+use serde_json::{Value, json};
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::meta::MetaConfig;
+
+/// API version the stand-in serves (any `vX.Y` prefix is accepted).
+pub const API_VERSION: &str = "v24.0";
+/// The app id it knows.
+pub const APP_ID: &str = "987654321000001";
+/// The app secret it knows.
+pub const APP_SECRET: &str = "standin-app-secret";
+/// The Page the test user manages.
+pub const PAGE_ID: &str = "105000000000001";
+/// Its name.
+pub const PAGE_NAME: &str = "Quflux Test Page";
+/// The Page's Instagram business account.
+pub const IG_USER_ID: &str = "17841400000000001";
+/// Its username.
+pub const IG_USERNAME: &str = "quflux_test";
+/// The Page access token handed out by `/me/accounts`.
+pub const PAGE_TOKEN: &str = "EAAB-standin-page-token";
+/// The redirect URL of [`MetaStandIn::config`].
+pub const REDIRECT_URL: &str = "https://app.example/cb";
+/// How late a `TimeoutAfterCreate` answer arrives.
+pub const LATE_ANSWER: Duration = Duration::from_secs(3);
+
+/// A failure armed for the next create request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MetaFault {
+    /// Business-use-case throttling (80001 Pages / 80002 Instagram) with usage at 100 %.
+    RateLimited,
+    /// Every request with the Page token fails with 190/463 until [`MetaStandIn::reset`].
+    ExpiredToken,
+    /// `(#506) Duplicate status message` (Facebook only).
+    Duplicate,
+    /// Facebook `(#100) Invalid parameter`; Instagram 36000/2207004 (image too large).
+    InvalidContent,
+    /// HTTP 503, code 2; nothing created (Instagram: at `media_publish`).
+    ServerError,
+    /// Created, but answered after [`LATE_ANSWER`] (Instagram: at `media_publish`).
+    TimeoutAfterCreate,
+    /// Created, but answered HTTP 500 code 2 (the observed "error but posted" mode).
+    UnexpectedErrorButCreated,
+}
+
+/// A post the stand-in holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetaPost {
+    /// Facebook post id (`{page}_{n}`) or Instagram media id.
+    pub id: String,
+    /// Message or caption.
+    pub text: String,
+    /// Shared link (Facebook).
+    pub link: Option<String>,
+    /// Alt text of each attached item.
+    pub media_alt: Vec<Option<String>>,
+    /// Instagram media type (`IMAGE`, `REELS`, `CAROUSEL_ALBUM`); `None` on Facebook.
+    pub media_type: Option<String>,
+}
+
+/// An Instagram container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetaContainer {
+    /// Id.
+    pub id: String,
+    /// `IMAGE`, `VIDEO`, `REELS` or `CAROUSEL`.
+    pub media_type: String,
+    /// `IN_PROGRESS`, `FINISHED`, `ERROR`, `EXPIRED` or `PUBLISHED`.
+    pub status_code: String,
+    /// Carousel children.
+    pub children: Vec<String>,
+    /// Status polls answered so far.
+    pub polls: u32,
+}
+
+#[derive(Debug, Clone)]
+struct Container {
+    public: MetaContainer,
+    polls_left: u32,
+    caption: String,
+    alt: Option<String>,
+    carousel_item: bool,
+}
+
+#[derive(Debug)]
+struct State {
+    next: u64,
+    codes: HashMap<String, String>,
+    short_tokens: Vec<String>,
+    long_tokens: Vec<String>,
+    deny: bool,
+    facebook: Vec<(MetaPost, DateTime<Utc>)>,
+    photos: HashMap<String, Option<String>>,
+    containers: HashMap<String, Container>,
+    instagram: Vec<(MetaPost, DateTime<Utc>)>,
+    publishes: Vec<DateTime<Utc>>,
+    quota_used: u64,
+    quota_total: u64,
+    video_polls: u32,
+    fault: Option<(Platform, MetaFault)>,
+    expired: bool,
+    usage: HashMap<String, u32>,
+    requests: Vec<String>,
+}
+
+impl State {
+    fn new() -> Self {
+        Self {
+            next: 1,
+            codes: HashMap::new(),
+            short_tokens: Vec::new(),
+            long_tokens: Vec::new(),
+            deny: false,
+            facebook: Vec::new(),
+            photos: HashMap::new(),
+            containers: HashMap::new(),
+            instagram: Vec::new(),
+            publishes: Vec::new(),
+            quota_used: 0,
+            quota_total: 50,
+            video_polls: 2,
+            fault: None,
+            expired: false,
+            usage: HashMap::new(),
+            requests: Vec::new(),
+        }
+    }
+
+    fn id(&mut self) -> u64 {
+        self.next += 1;
+        self.next
+    }
+
+    fn take_fault(&mut self, platform: Platform) -> Option<MetaFault> {
+        match self.fault {
+            Some((p, f)) if p == platform => {
+                self.fault = None;
+                Some(f)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The running stand-in.
+#[derive(Debug)]
+pub struct MetaStandIn {
+    server: MockServer,
+    state: Arc<Mutex<State>>,
+}
+
+impl MetaStandIn {
+    /// Starts it on a random local port.
+    pub async fn start() -> Self {
+        let server = MockServer::start().await;
+        let state = Arc::new(Mutex::new(State::new()));
+        Mock::given(any())
+            .respond_with(Router(Arc::clone(&state)))
+            .mount(&server)
+            .await;
+        Self { server, state }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Its base URL (the Graph host; paths start with the version).
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    /// The login dialog URL.
+    pub fn dialog_url(&self) -> String {
+        format!("{}/{API_VERSION}/dialog/oauth", self.uri())
+    }
+
+    /// A [`MetaConfig`] pointed at the stand-in, with its app, [`REDIRECT_URL`] and public media
+    /// under `https://cdn.example/media`.
+    pub fn config(&self) -> MetaConfig {
+        MetaConfig::new()
+            .with_graph_base(self.uri())
+            .with_api_version(API_VERSION)
+            .with_dialog_url(self.dialog_url())
+            .with_app(APP_ID, Secret::new(APP_SECRET.to_owned()))
+            .with_redirect_url(REDIRECT_URL)
+            .with_media_url_base("https://cdn.example/media")
+    }
+
+    /// Arms `fault` for the next create request on `platform`. `false` when the platform has
+    /// no such failure (Instagram has no duplicate detection).
+    pub fn inject_fault(&self, platform: Platform, fault: MetaFault) -> bool {
+        let mut s = self.lock();
+        match (platform, fault) {
+            (Platform::Instagram, MetaFault::Duplicate) => false,
+            (_, MetaFault::ExpiredToken) => {
+                s.expired = true;
+                true
+            }
+            _ => {
+                s.fault = Some((platform, fault));
+                true
+            }
+        }
+    }
+
+    /// Disarms every fault, the expired token and the usage percentages.
+    pub fn reset(&self) {
+        let mut s = self.lock();
+        s.fault = None;
+        s.expired = false;
+        s.deny = false;
+        s.usage.clear();
+    }
+
+    /// Posts held on `platform` (Facebook Page posts or Instagram media), oldest first.
+    pub fn posts(&self, platform: Platform) -> Vec<MetaPost> {
+        let s = self.lock();
+        let list = if platform == Platform::Instagram {
+            &s.instagram
+        } else {
+            &s.facebook
+        };
+        list.iter().map(|(p, _)| p.clone()).collect()
+    }
+
+    /// Every container, in no particular order.
+    pub fn containers(&self) -> Vec<MetaContainer> {
+        self.lock()
+            .containers
+            .values()
+            .map(|c| c.public.clone())
+            .collect()
+    }
+
+    /// Requests received, as `METHOD /path` (version stripped).
+    pub fn requests(&self) -> Vec<String> {
+        self.lock().requests.clone()
+    }
+
+    /// Sets the publishing quota: `used` publishes already counted, `total` allowed per 24 h.
+    pub fn set_quota(&self, used: u64, total: u64) {
+        let mut s = self.lock();
+        s.quota_used = used;
+        s.quota_total = total;
+    }
+
+    /// How many status polls a video container answers `IN_PROGRESS` before `FINISHED`.
+    pub fn set_video_polls(&self, polls: u32) {
+        self.lock().video_polls = polls;
+    }
+
+    /// Sets the usage percentage reported for `account`; at 100 every call is throttled.
+    pub fn set_usage(&self, account: &str, percent: u32) {
+        self.lock().usage.insert(account.to_owned(), percent);
+    }
+
+    /// Lets 24 h pass for containers: every unpublished one is `EXPIRED`.
+    pub fn expire_containers(&self) {
+        for c in self.lock().containers.values_mut() {
+            if c.public.status_code != "PUBLISHED" {
+                c.public.status_code = "EXPIRED".into();
+            }
+        }
+    }
+
+    /// The next login dialog answers `access_denied`.
+    pub fn deny_next_login(&self) {
+        self.lock().deny = true;
+    }
+}
+
+/// Follows a login dialog URL like a browser whose user approves, and returns the callback URL
+/// the dialog redirects to.
+pub async fn follow_dialog(url: &str) -> Result<String> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| Error::other("facebook", e))?;
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| Error::transient("facebook", e.without_url()))?;
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| Error::other("facebook", "the dialog did not redirect"))
+}
+
+struct Router(Arc<Mutex<State>>);
+
+/// Request parameters: query, form, JSON or multipart, merged.
+#[derive(Debug, Default)]
+struct Params {
+    map: HashMap<String, String>,
+    json: Option<Value>,
+}
+
+impl Params {
+    fn get(&self, k: &str) -> Option<&str> {
+        self.map.get(k).map(String::as_str)
+    }
+}
+
+fn params(req: &Request) -> Params {
+    let mut p = Params::default();
+    for (k, v) in req.url.query_pairs() {
+        p.map.insert(k.into_owned(), v.into_owned());
+    }
+    let ct = req
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    if ct.starts_with("application/x-www-form-urlencoded") {
+        for (k, v) in url::form_urlencoded::parse(&req.body) {
+            p.map.insert(k.into_owned(), v.into_owned());
+        }
+    } else if ct.starts_with("application/json") {
+        if let Ok(Value::Object(o)) = serde_json::from_slice::<Value>(&req.body) {
+            for (k, v) in &o {
+                let s = match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                p.map.insert(k.clone(), s);
+            }
+            p.json = Some(Value::Object(o));
+        }
+    } else if let Some(boundary) = ct.split("boundary=").nth(1) {
+        multipart(&req.body, boundary.trim_matches('"'), &mut p.map);
+    }
+    p
+}
+
+fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return None;
+    }
+    (from..=hay.len() - needle.len()).find(|&i| &hay[i..i + needle.len()] == needle)
+}
+
+/// A minimal multipart/form-data reader: text fields as text, files as `<N bytes>`.
+fn multipart(body: &[u8], boundary: &str, out: &mut HashMap<String, String>) {
+    let delim = format!("--{boundary}").into_bytes();
+    let mut pos = match find(body, &delim, 0) {
+        Some(p) => p + delim.len(),
+        None => return,
+    };
+    while let Some(next) = find(body, &delim, pos) {
+        let part = &body[pos..next];
+        pos = next + delim.len();
+        let Some(split) = find(part, b"\r\n\r\n", 0) else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&part[..split]);
+        let mut value = &part[split + 4..];
+        if value.ends_with(b"\r\n") {
+            value = &value[..value.len() - 2];
+        }
+        let Some(name) = head
+            .split("name=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+        else {
+            continue;
+        };
+        let text = if head.contains("filename=") {
+            format!("<{} bytes>", value.len())
+        } else {
+            String::from_utf8_lossy(value).into_owned()
+        };
+        out.insert(name.to_owned(), text);
+    }
+}
+
+fn graph_error(status: u16, code: i64, sub: Option<i64>, message: &str) -> ResponseTemplate {
+    let mut error = json!({
+        "message": message, "type": "OAuthException", "code": code,
+        "fbtrace_id": "AStandInTrace"
+    });
+    if let Some(sub) = sub {
+        error["error_subcode"] = json!(sub);
+    }
+    if matches!(code, 1 | 2 | 4 | 17 | 32 | 613 | 80_001 | 80_002) {
+        error["is_transient"] = json!(true);
+    }
+    ResponseTemplate::new(status).set_body_json(json!({ "error": error }))
+}
+
+fn not_found(id: &str) -> ResponseTemplate {
+    graph_error(
+        400,
+        100,
+        Some(33),
+        &format!(
+            "Unsupported request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."
+        ),
+    )
+}
+
+fn with_usage(t: ResponseTemplate, account: Option<&str>, percent: u32) -> ResponseTemplate {
+    let app = json!({"call_count": percent.min(100) / 4, "total_time": 3, "total_cputime": 3});
+    let mut t = t.insert_header("x-app-usage", app.to_string().as_str());
+    if let Some(account) = account {
+        let kind = if account == IG_USER_ID {
+            "instagram"
+        } else {
+            "pages"
+        };
+        let eta = if percent >= 100 { 19 } else { 0 };
+        let buc = json!({ account: [{
+            "type": kind, "call_count": percent.min(100), "total_cputime": 5, "total_time": 5,
+            "estimated_time_to_regain_access": eta
+        }]});
+        t = t.insert_header("x-business-use-case-usage", buc.to_string().as_str());
+    }
+    t
+}
+
+fn graph_time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S+0000").to_string()
+}
+
+impl Respond for Router {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let mut s = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let p = params(req);
+        let method = req.method.as_str().to_owned();
+        let mut segs: Vec<String> = req
+            .url
+            .path_segments()
+            .map(|it| it.filter(|x| !x.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default();
+        if segs
+            .first()
+            .is_some_and(|v| v.starts_with('v') && v.contains('.'))
+        {
+            segs.remove(0);
+        }
+        s.requests.push(format!("{method} /{}", segs.join("/")));
+        let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+        match (method.as_str(), segs.as_slice()) {
+            ("GET", ["dialog", "oauth"]) => dialog(&mut s, &p),
+            (_, ["oauth", "access_token"]) => token(&mut s, &p),
+            _ => graph(&mut s, req, &p, &method, &segs),
+        }
+    }
+}
+
+fn dialog(s: &mut State, p: &Params) -> ResponseTemplate {
+    let (Some(redirect), Some(state)) = (p.get("redirect_uri"), p.get("state")) else {
+        return ResponseTemplate::new(400).set_body_string("missing redirect_uri or state");
+    };
+    if p.get("client_id") != Some(APP_ID) {
+        return ResponseTemplate::new(400).set_body_string("Invalid App ID");
+    }
+    let Ok(mut url) = url::Url::parse(redirect) else {
+        return ResponseTemplate::new(400).set_body_string("bad redirect_uri");
+    };
+    if std::mem::take(&mut s.deny) {
+        url.query_pairs_mut()
+            .append_pair("error_reason", "user_denied")
+            .append_pair("error", "access_denied")
+            .append_pair("error_description", "Permissions error")
+            .append_pair("state", state);
+    } else {
+        let code = format!("standin-code-{}", s.id());
+        s.codes.insert(code.clone(), redirect.to_owned());
+        url.query_pairs_mut()
+            .append_pair("code", &code)
+            .append_pair("state", state);
+    }
+    ResponseTemplate::new(302).insert_header("location", url.as_str())
+}
+
+fn token(s: &mut State, p: &Params) -> ResponseTemplate {
+    if p.get("client_id") != Some(APP_ID) || p.get("client_secret") != Some(APP_SECRET) {
+        return graph_error(
+            400,
+            101,
+            None,
+            "Error validating application. Invalid application ID or secret.",
+        );
+    }
+    if p.get("grant_type") == Some("fb_exchange_token") {
+        let short = p.get("fb_exchange_token").unwrap_or("");
+        if !s.short_tokens.iter().any(|t| t == short) {
+            return graph_error(
+                400,
+                190,
+                None,
+                "Invalid OAuth access token - Cannot parse access token",
+            );
+        }
+        let long = format!("EAAB-standin-long-{}", s.id());
+        s.long_tokens.push(long.clone());
+        return ResponseTemplate::new(200).set_body_json(
+            json!({"access_token": long, "token_type": "bearer", "expires_in": 5_183_944}),
+        );
+    }
+    let code = p.get("code").unwrap_or("");
+    match s.codes.remove(code) {
+        Some(redirect) if p.get("redirect_uri") == Some(redirect.as_str()) => {
+            let short = format!("EAAB-standin-short-{}", s.id());
+            s.short_tokens.push(short.clone());
+            ResponseTemplate::new(200).set_body_json(
+                json!({"access_token": short, "token_type": "bearer", "expires_in": 7200}),
+            )
+        }
+        _ => graph_error(400, 100, Some(36_007), "Invalid verification code format."),
+    }
+}
+
+fn bearer(req: &Request, p: &Params) -> String {
+    req.headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("OAuth "))
+        })
+        .map(str::to_owned)
+        .or_else(|| p.get("access_token").map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn graph(
+    s: &mut State,
+    req: &Request,
+    p: &Params,
+    method: &str,
+    segs: &[&str],
+) -> ResponseTemplate {
+    let token = bearer(req, p);
+    if segs == ["me", "accounts"] {
+        if !s.long_tokens.contains(&token) {
+            return graph_error(
+                400,
+                190,
+                None,
+                "Invalid OAuth access token - Cannot parse access token",
+            );
+        }
+        return with_usage(
+            ResponseTemplate::new(200).set_body_json(json!({
+                "data": [
+                    {"id": PAGE_ID, "name": PAGE_NAME, "access_token": PAGE_TOKEN,
+                     "tasks": ["ADVERTISE", "ANALYZE", "CREATE_CONTENT", "MESSAGING", "MODERATE", "MANAGE"],
+                     "instagram_business_account": {"id": IG_USER_ID}},
+                    {"id": "105000000000009", "name": "Read-only Page", "access_token": "EAAB-standin-ro",
+                     "tasks": ["ANALYZE"]}
+                ],
+                "paging": {"cursors": {"before": "QVFI", "after": "QVFI"}}
+            })),
+            None,
+            1,
+        );
+    }
+    if segs == ["me", "permissions"] && method == "DELETE" {
+        return ResponseTemplate::new(200).set_body_json(json!({"success": true}));
+    }
+    if s.expired {
+        return graph_error(
+            400,
+            190,
+            Some(463),
+            "Error validating access token: Session has expired on Sunday, 20-Sep-26 12:00:00 PDT.",
+        );
+    }
+    if token != PAGE_TOKEN {
+        return graph_error(
+            400,
+            190,
+            None,
+            "Invalid OAuth access token - Cannot parse access token",
+        );
+    }
+    let account = match segs.first() {
+        Some(&IG_USER_ID) => IG_USER_ID,
+        _ => PAGE_ID,
+    };
+    let percent = s.usage.get(account).copied().unwrap_or(2);
+    if percent >= 100 {
+        let code = if account == IG_USER_ID {
+            80_002
+        } else {
+            80_001
+        };
+        return with_usage(
+            graph_error(
+                400,
+                code,
+                None,
+                "There have been too many calls to this account. Wait a bit and try again.",
+            ),
+            Some(account),
+            100,
+        );
+    }
+    let t = match (method, segs) {
+        ("GET", [PAGE_ID]) => ResponseTemplate::new(200).set_body_json(
+            json!({"instagram_business_account": {"id": IG_USER_ID}, "id": PAGE_ID, "name": PAGE_NAME}),
+        ),
+        ("GET", [IG_USER_ID]) => ResponseTemplate::new(200)
+            .set_body_json(json!({"id": IG_USER_ID, "username": IG_USERNAME})),
+        ("POST", [PAGE_ID, "feed"]) => page_create(s, p, false),
+        ("POST", [PAGE_ID, "photos"]) => page_create(s, p, true),
+        ("GET", [PAGE_ID, "feed"]) => {
+            let limit = p.get("limit").and_then(|l| l.parse().ok()).unwrap_or(25);
+            let data: Vec<Value> = s
+                .facebook
+                .iter()
+                .rev()
+                .take(limit)
+                .map(|(post, at)| json!({"id": post.id, "message": post.text, "created_time": graph_time(*at)}))
+                .collect();
+            ResponseTemplate::new(200).set_body_json(json!({"data": data, "paging": {}}))
+        }
+        ("POST", [IG_USER_ID, "media"]) => ig_container(s, p),
+        ("POST", [IG_USER_ID, "media_publish"]) => ig_publish(s, p),
+        ("GET", [IG_USER_ID, "content_publishing_limit"]) => {
+            let used = ig_used(s);
+            ResponseTemplate::new(200).set_body_json(json!({"data": [{
+                "quota_usage": used,
+                "config": {"quota_total": s.quota_total, "quota_duration": 86_400}
+            }]}))
+        }
+        ("GET", [IG_USER_ID, "media"]) => {
+            let data: Vec<Value> = s
+                .instagram
+                .iter()
+                .rev()
+                .map(|(m, at)| ig_json(m, *at))
+                .collect();
+            ResponseTemplate::new(200).set_body_json(json!({"data": data, "paging": {}}))
+        }
+        ("GET", [id]) => get_object(s, id),
+        ("DELETE", [id]) => {
+            let before = s.facebook.len();
+            s.facebook.retain(|(post, _)| post.id != *id);
+            if s.facebook.len() < before {
+                ResponseTemplate::new(200).set_body_json(json!({"success": true}))
+            } else {
+                not_found(id)
+            }
+        }
+        _ => not_found(&segs.join("/")),
+    };
+    with_usage(t, Some(account), percent)
+}
+
+fn ig_used(s: &State) -> u64 {
+    let since = Utc::now() - chrono::Duration::hours(24);
+    s.quota_used + s.publishes.iter().filter(|at| **at > since).count() as u64
+}
+
+fn ig_json(m: &MetaPost, at: DateTime<Utc>) -> Value {
+    json!({
+        "id": m.id, "caption": m.text, "media_type": m.media_type,
+        "permalink": format!("https://www.instagram.com/p/S{}/", m.id), "timestamp": graph_time(at)
+    })
+}
+
+fn get_object(s: &mut State, id: &str) -> ResponseTemplate {
+    if let Some(c) = s.containers.get_mut(id) {
+        if c.public.status_code == "IN_PROGRESS" {
+            c.public.polls += 1;
+            if c.polls_left > 0 {
+                c.polls_left -= 1;
+            }
+            if c.polls_left == 0 {
+                c.public.status_code = "FINISHED".into();
+            }
+        }
+        let code = c.public.status_code.clone();
+        return ResponseTemplate::new(200)
+            .set_body_json(json!({"status_code": code, "status": code, "id": id}));
+    }
+    if let Some((m, at)) = s.instagram.iter().find(|(m, _)| m.id == id) {
+        return ResponseTemplate::new(200).set_body_json(ig_json(m, *at));
+    }
+    if let Some((post, at)) = s.facebook.iter().find(|(m, _)| m.id == id) {
+        return ResponseTemplate::new(200).set_body_json(
+            json!({"id": post.id, "message": post.text, "created_time": graph_time(*at)}),
+        );
+    }
+    not_found(id)
+}
+
+fn throttled(platform: Platform) -> ResponseTemplate {
+    let (code, account) = if platform == Platform::Instagram {
+        (80_002, IG_USER_ID)
+    } else {
+        (80_001, PAGE_ID)
+    };
+    with_usage(
+        graph_error(
+            400,
+            code,
+            None,
+            "There have been too many calls to this account. Wait a bit and try again.",
+        ),
+        Some(account),
+        100,
+    )
+}
+
+fn server_error(status: u16) -> ResponseTemplate {
+    graph_error(
+        status,
+        2,
+        None,
+        "An unexpected error has occurred. Please retry your request later.",
+    )
+}
+
+/// `POST /{page}/feed` and `POST /{page}/photos`.
+fn page_create(s: &mut State, p: &Params, photo: bool) -> ResponseTemplate {
+    let published = p.get("published") != Some("false");
+    if photo && !published {
+        if p.get("source").is_none() && p.get("url").is_none() {
+            return graph_error(400, 324, None, "(#324) Requires upload file");
+        }
+        let id = s.id().to_string();
+        s.photos
+            .insert(id.clone(), p.get("alt_text_custom").map(str::to_owned));
+        return ResponseTemplate::new(200).set_body_json(json!({"id": id}));
+    }
+    let message = p.get("message").unwrap_or("").to_owned();
+    let mut media_alt = Vec::new();
+    if photo {
+        if p.get("source").is_none() && p.get("url").is_none() {
+            return graph_error(400, 324, None, "(#324) Requires upload file");
+        }
+        media_alt.push(p.get("alt_text_custom").map(str::to_owned));
+    } else if let Some(attached) = p
+        .json
+        .as_ref()
+        .and_then(|j| j.get("attached_media"))
+        .cloned()
+        .or_else(|| {
+            p.get("attached_media")
+                .and_then(|a| serde_json::from_str(a).ok())
+        })
+    {
+        for item in attached.as_array().into_iter().flatten() {
+            let fbid = item.get("media_fbid").and_then(Value::as_str).unwrap_or("");
+            match s.photos.remove(fbid) {
+                Some(alt) => media_alt.push(alt),
+                None => {
+                    return graph_error(400, 100, None, "(#100) Invalid parameter: attached_media");
+                }
+            }
+        }
+    }
+    if message.is_empty() && media_alt.is_empty() && p.get("link").is_none() {
+        return graph_error(400, 100, None, "(#100) Invalid parameter");
+    }
+    let fault = s.take_fault(Platform::Facebook);
+    match fault {
+        Some(MetaFault::RateLimited) => return throttled(Platform::Facebook),
+        Some(MetaFault::Duplicate) => {
+            return graph_error(400, 506, None, "(#506) Duplicate status message");
+        }
+        Some(MetaFault::InvalidContent) => {
+            return graph_error(400, 100, None, "(#100) Invalid parameter");
+        }
+        Some(MetaFault::ServerError) => return server_error(503),
+        _ => {}
+    }
+    let post_id = format!("{PAGE_ID}_{}", s.id());
+    let photo_id = s.id().to_string();
+    s.facebook.push((
+        MetaPost {
+            id: post_id.clone(),
+            text: message,
+            link: p.get("link").map(str::to_owned),
+            media_alt,
+            media_type: None,
+        },
+        Utc::now(),
+    ));
+    let body = if photo {
+        json!({"id": photo_id, "post_id": post_id})
+    } else {
+        json!({"id": post_id})
+    };
+    match fault {
+        Some(MetaFault::TimeoutAfterCreate) => ResponseTemplate::new(200)
+            .set_body_json(body)
+            .set_delay(LATE_ANSWER),
+        Some(MetaFault::UnexpectedErrorButCreated) => server_error(500),
+        _ => ResponseTemplate::new(200).set_body_json(body),
+    }
+}
+
+/// `POST /{ig}/media`.
+fn ig_container(s: &mut State, p: &Params) -> ResponseTemplate {
+    let carousel_item = p.get("is_carousel_item") == Some("true");
+    let media_type = p.get("media_type").unwrap_or("IMAGE").to_owned();
+    let valid = match media_type.as_str() {
+        "IMAGE" => p.get("image_url").is_some(),
+        "VIDEO" | "REELS" => p.get("video_url").is_some(),
+        "CAROUSEL" => p.get("children").is_some(),
+        _ => false,
+    };
+    if !valid {
+        return graph_error(400, 100, None, "(#100) Invalid parameter");
+    }
+    let mut children = Vec::new();
+    if media_type == "CAROUSEL" {
+        children = p
+            .get("children")
+            .unwrap_or("")
+            .split(',')
+            .map(|c| c.trim().to_owned())
+            .collect();
+        let ok = (2..=10).contains(&children.len())
+            && children.iter().all(|c| {
+                s.containers
+                    .get(c)
+                    .is_some_and(|c| c.carousel_item && c.public.status_code == "FINISHED")
+            });
+        if !ok {
+            return graph_error(400, 100, None, "(#100) Invalid parameter: children");
+        }
+    }
+    if !carousel_item {
+        match s.take_fault(Platform::Instagram) {
+            Some(MetaFault::RateLimited) => return throttled(Platform::Instagram),
+            Some(MetaFault::InvalidContent) => {
+                return graph_error(400, 36_000, Some(2_207_004), "The image size is too large.");
+            }
+            Some(other) => s.fault = Some((Platform::Instagram, other)),
+            None => {}
+        }
+    }
+    let id = format!("178894555600{}", s.id());
+    let polls_left = if matches!(media_type.as_str(), "VIDEO" | "REELS") {
+        s.video_polls
+    } else {
+        0
+    };
+    s.containers.insert(
+        id.clone(),
+        Container {
+            public: MetaContainer {
+                id: id.clone(),
+                media_type,
+                status_code: if polls_left == 0 {
+                    "FINISHED"
+                } else {
+                    "IN_PROGRESS"
+                }
+                .into(),
+                children,
+                polls: 0,
+            },
+            polls_left,
+            caption: p.get("caption").unwrap_or("").to_owned(),
+            alt: p.get("alt_text").map(str::to_owned),
+            carousel_item,
+        },
+    );
+    ResponseTemplate::new(200).set_body_json(json!({"id": id}))
+}
+
+/// `POST /{ig}/media_publish`.
+fn ig_publish(s: &mut State, p: &Params) -> ResponseTemplate {
+    let id = p.get("creation_id").unwrap_or("").to_owned();
+    let Some(c) = s.containers.get(&id).cloned() else {
+        return graph_error(400, 100, None, "(#100) Invalid parameter: creation_id");
+    };
+    if c.carousel_item {
+        return graph_error(
+            400,
+            100,
+            None,
+            "(#100) A carousel item cannot be published alone",
+        );
+    }
+    match c.public.status_code.as_str() {
+        "IN_PROGRESS" => {
+            return graph_error(400, 9007, Some(2_207_027), "Media ID is not available");
+        }
+        "EXPIRED" => {
+            return graph_error(
+                400,
+                -2,
+                Some(2_207_020),
+                "The media you are trying to access has expired. Please try to upload again.",
+            );
+        }
+        "PUBLISHED" => {
+            return graph_error(
+                400,
+                100,
+                None,
+                "(#100) The media has already been published",
+            );
+        }
+        "ERROR" => return graph_error(400, -1, Some(2_207_032), "Create media failed"),
+        _ => {}
+    }
+    if ig_used(s) >= s.quota_total {
+        return graph_error(400, 9, Some(2_207_042), "Application request limit reached");
+    }
+    let fault = s.take_fault(Platform::Instagram);
+    if fault == Some(MetaFault::ServerError) {
+        return server_error(503);
+    }
+    let media_id = format!("179202384220{}", s.id());
+    let (media_alt, media_type) = if c.public.media_type == "CAROUSEL" {
+        let alts = c
+            .public
+            .children
+            .iter()
+            .map(|ch| s.containers.get(ch).and_then(|c| c.alt.clone()))
+            .collect();
+        (alts, "CAROUSEL_ALBUM")
+    } else if c.public.media_type == "IMAGE" {
+        (vec![c.alt.clone()], "IMAGE")
+    } else {
+        (vec![None], "REELS")
+    };
+    if let Some(container) = s.containers.get_mut(&id) {
+        container.public.status_code = "PUBLISHED".into();
+    }
+    let now = Utc::now();
+    s.publishes.push(now);
+    s.instagram.push((
+        MetaPost {
+            id: media_id.clone(),
+            text: c.caption.clone(),
+            link: None,
+            media_alt,
+            media_type: Some(media_type.into()),
+        },
+        now,
+    ));
+    let body = json!({"id": media_id});
+    match fault {
+        Some(MetaFault::TimeoutAfterCreate) => ResponseTemplate::new(200)
+            .set_body_json(body)
+            .set_delay(LATE_ANSWER),
+        Some(MetaFault::UnexpectedErrorButCreated) => server_error(500),
+        _ => ResponseTemplate::new(200).set_body_json(body),
+    }
+}

@@ -1,0 +1,503 @@
+//! `impl Publisher` for Mastodon: instance limits, media v2, statuses with `Idempotency-Key`,
+//! lookup by the account's recent statuses.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use quflux_core::{
+    Cache, Error, Lookup, Platform, PlatformConnection, PlatformPostId, PublishMedia,
+    PublishRequest, PublishedPost, Publisher, Result, Secret,
+};
+use reqwest::StatusCode;
+
+use super::client::{Answer, call};
+use super::config::MastodonConfig;
+use super::connector::no_refresh;
+use super::error::{classify, rate_headers};
+use super::limits::{
+    InstanceLimits, check_instance_limits, check_rules, content_warning, part_key, parts,
+};
+use super::wire::{Instance, MediaAttachment, NewStatus, Status};
+use super::{PLATFORM, instance_of};
+use crate::common::fingerprint::same_text;
+use crate::common::http::join;
+use crate::common::oauth::TokenSet;
+use crate::common::{Idempotency, Limit, RateBudgets, TokenManager, TokenRefresher};
+
+/// Every API call: 300 per 5 minutes per access token (README §5.5).
+const API: Limit = Limit::new("api_5min", 300, Duration::from_secs(300));
+/// Status creation: 300 per 3 hours per account.
+const STATUSES: Limit = Limit::new("statuses_3h", 300, Duration::from_secs(3 * 3600));
+/// Media uploads: 30 per 30 minutes per account.
+const MEDIA: Limit = Limit::new("media_30min", 30, Duration::from_secs(1800));
+/// Status deletion: 30 per 30 minutes per account.
+const DELETES: Limit = Limit::new("deletes_30min", 30, Duration::from_secs(1800));
+
+/// Statuses read back by [`Publisher::lookup`] (README §6).
+const LOOKUP_WINDOW: usize = 20;
+
+/// Publishes to any Mastodon instance: see the [module docs](super).
+pub struct MastodonPublisher {
+    config: MastodonConfig,
+    http: reqwest::Client,
+    tokens: Arc<TokenManager>,
+    cache: Arc<dyn Cache>,
+    budgets: RateBudgets,
+}
+
+impl std::fmt::Debug for MastodonPublisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MastodonPublisher")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The refresher of connections whose tokens never expire.
+#[derive(Debug)]
+struct NoRefresh;
+
+#[async_trait]
+impl TokenRefresher for NoRefresh {
+    async fn refresh_tokens(
+        &self,
+        _connection: &PlatformConnection,
+        _refresh_token: &Secret<String>,
+    ) -> Result<TokenSet> {
+        Err(no_refresh())
+    }
+}
+
+/// Which budget a call spends and which header bucket it reads.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Read,
+    Upload,
+    Create,
+    Delete,
+}
+
+impl Op {
+    fn bucket(self) -> &'static str {
+        match self {
+            Self::Read => "api",
+            Self::Upload => "media",
+            Self::Create => "statuses",
+            Self::Delete => "deletes",
+        }
+    }
+
+    fn limits(self) -> &'static [Limit] {
+        match self {
+            Self::Read => &[API],
+            Self::Upload => &[API, MEDIA],
+            Self::Create => &[API, STATUSES],
+            Self::Delete => &[API, DELETES],
+        }
+    }
+}
+
+/// The account's id on its instance: `metadata.account_id`, else the connection's
+/// `platform_user_id` up to its `@instance` suffix.
+fn account_id(connection: &PlatformConnection) -> &str {
+    connection
+        .metadata
+        .get("account_id")
+        .and_then(|v| v.as_str())
+        .unwrap_or_else(|| {
+            connection
+                .platform_user_id
+                .split('@')
+                .next()
+                .unwrap_or(&connection.platform_user_id)
+        })
+}
+
+impl MastodonPublisher {
+    /// A publisher taking tokens from `tokens` and keeping instance limits and rate budgets in
+    /// `cache`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the HTTP client cannot be built.
+    pub fn new(
+        config: MastodonConfig,
+        tokens: Arc<TokenManager>,
+        cache: Arc<dyn Cache>,
+    ) -> Result<Self> {
+        let budgets = RateBudgets::new(cache.clone(), tokens.clock().clone());
+        Ok(Self {
+            http: config.http.client()?,
+            config,
+            tokens,
+            cache,
+            budgets,
+        })
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.tokens.clock().now()
+    }
+
+    /// The limits of `instance` (`GET /api/v2/instance`), cached for
+    /// [`MastodonConfig::instance_ttl`]. An instance without `/api/v2/instance` (404) gets the
+    /// upstream defaults.
+    ///
+    /// # Errors
+    /// [`Error::Transient`] when the instance is unreachable.
+    pub async fn instance_limits(&self, instance: &str) -> Result<InstanceLimits> {
+        let key = format!("mastodon:instance:{instance}");
+        if let Some(v) = self.cache.get(&key).await?
+            && let Ok(limits) = serde_json::from_value::<InstanceLimits>(v)
+        {
+            return Ok(limits);
+        }
+        let answer = call(
+            Idempotency::Safe,
+            self.http.get(join(instance, "/api/v2/instance")),
+        )
+        .await?;
+        let limits = if answer.status == StatusCode::NOT_FOUND {
+            InstanceLimits::default()
+        } else {
+            InstanceLimits::from_wire(&answer.success(self.now())?.json::<Instance>()?)
+        };
+        self.cache
+            .set(
+                &key,
+                &serde_json::to_value(limits).map_err(|e| Error::other(PLATFORM, e))?,
+                Some(self.config.instance_ttl),
+            )
+            .await?;
+        Ok(limits)
+    }
+
+    /// The budget account: ids are per instance.
+    fn account(instance: &str, connection: &PlatformConnection) -> String {
+        format!("{instance}#{}", connection.platform_user_id)
+    }
+
+    /// Sends one authenticated call: budgets checked before, headers observed after, a 401
+    /// reported to the token manager (the connection then needs re-authorization).
+    async fn request(
+        &self,
+        connection: &PlatformConnection,
+        token: &Secret<String>,
+        op: Op,
+        idempotency: Idempotency,
+        builder: reqwest::RequestBuilder,
+    ) -> Result<Answer> {
+        let instance = instance_of(connection)?;
+        let account = Self::account(&instance, connection);
+        self.budgets
+            .check(Platform::Mastodon, &account, op.limits(), &[op.bucket()], 1)
+            .await?;
+        let answer = call(idempotency, builder.bearer_auth(token.expose())).await?;
+        self.budgets
+            .spend(Platform::Mastodon, &account, op.limits(), 1)
+            .await?;
+        if let Some((remaining, reset)) = rate_headers(&answer.headers) {
+            self.budgets
+                .observe(Platform::Mastodon, &account, op.bucket(), remaining, reset)
+                .await?;
+        }
+        let now = self.now();
+        match answer.status.as_u16() {
+            401 => {
+                let e = classify(answer.status, &answer.headers, &answer.body, now);
+                // Marks the connection `needs_reauth` (and notifies) unless it was replaced.
+                if let Err(reauth) = self
+                    .tokens
+                    .after_rejection(connection, token, &NoRefresh)
+                    .await
+                {
+                    tracing::warn!(connection = %connection.id, error = %reauth.detailed_message(), "Mastodon token refused");
+                }
+                Err(e)
+            }
+            429 => {
+                let e = classify(answer.status, &answer.headers, &answer.body, now);
+                let until = now
+                    + chrono::Duration::from_std(
+                        e.retry_after().unwrap_or(Duration::from_secs(60)),
+                    )
+                    .unwrap_or_else(|_| chrono::Duration::minutes(1));
+                self.budgets
+                    .block_until(Platform::Mastodon, &account, op.bucket(), until)
+                    .await?;
+                Err(e)
+            }
+            _ => answer.success(now),
+        }
+    }
+
+    /// Uploads one media file (`POST /api/v2/media`) and waits until it is processed.
+    async fn upload(
+        &self,
+        connection: &PlatformConnection,
+        token: &Secret<String>,
+        instance: &str,
+        media: &PublishMedia,
+    ) -> Result<String> {
+        let part = reqwest::multipart::Part::bytes(media.bytes.to_vec())
+            .file_name(media.file.filename.clone())
+            .mime_str(&media.file.content_type)
+            .map_err(|e| Error::invalid_input("media", e.to_string()))?;
+        let mut form = reqwest::multipart::Form::new().part("file", part);
+        if let Some(alt) = &media.alt_text {
+            form = form.text("description", alt.clone());
+        }
+        // An upload whose answer is lost leaves an unattached file, never a post: safe.
+        let answer = self
+            .request(
+                connection,
+                token,
+                Op::Upload,
+                Idempotency::Safe,
+                self.http
+                    .post(join(instance, "/api/v2/media"))
+                    .multipart(form),
+            )
+            .await?;
+        let attachment: MediaAttachment = answer.json()?;
+        if answer.status == StatusCode::OK && attachment.url.is_some() {
+            return Ok(attachment.id);
+        }
+        // 202: still processing. Poll until 200 (206 meanwhile).
+        let url = join(instance, &format!("/api/v1/media/{}", attachment.id));
+        for _ in 0..self.config.media_poll_attempts {
+            tokio::time::sleep(self.config.media_poll_interval).await;
+            let answer = self
+                .request(
+                    connection,
+                    token,
+                    Op::Read,
+                    Idempotency::Safe,
+                    self.http.get(&url),
+                )
+                .await?;
+            if answer.status == StatusCode::OK {
+                return Ok(attachment.id);
+            }
+        }
+        Err(Error::transient(
+            PLATFORM,
+            format!("media {} is still processing", attachment.id),
+        ))
+    }
+
+    /// The account's recent statuses matching `request`: the first part, then each thread part
+    /// found replying to the previous one.
+    async fn find(
+        &self,
+        connection: &PlatformConnection,
+        token: &Secret<String>,
+        request: &PublishRequest,
+    ) -> Result<Vec<Status>> {
+        let instance = instance_of(connection)?;
+        let url = join(
+            &instance,
+            &format!("/api/v1/accounts/{}/statuses", account_id(connection)),
+        );
+        let limit = LOOKUP_WINDOW.to_string();
+        let answer = self
+            .request(
+                connection,
+                token,
+                Op::Read,
+                Idempotency::Safe,
+                self.http
+                    .get(url)
+                    .query(&[("limit", limit.as_str()), ("exclude_replies", "false")]),
+            )
+            .await?;
+        let statuses: Vec<Status> = answer.json()?;
+        let cw = content_warning(request).unwrap_or("");
+        let parts = parts(request);
+        let matches = |s: &Status, text: &str, parent: Option<&str>| {
+            s.in_reply_to_id.as_deref() == parent
+                && same_text(&s.content, text)
+                && same_text(&s.spoiler_text, cw)
+        };
+        let mut found: Vec<Status> = Vec::new();
+        for part in &parts {
+            let parent = found.last().map(|s| s.id.clone());
+            // Newest first: the most recent match is the likeliest to be ours.
+            match statuses
+                .iter()
+                .find(|s| matches(s, part, parent.as_deref()))
+            {
+                Some(s) => found.push(s.clone()),
+                None => break,
+            }
+        }
+        Ok(found)
+    }
+
+    fn published(first: &Status, thread: &[Status], now: DateTime<Utc>) -> PublishedPost {
+        PublishedPost {
+            platform_post_id: PlatformPostId::new(first.id.clone()),
+            url: first.url.clone(),
+            thread_ids: thread
+                .iter()
+                .map(|s| PlatformPostId::new(s.id.clone()))
+                .collect(),
+            published_at: first
+                .created_at
+                .as_deref()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map_or(now, |t| t.with_timezone(&Utc)),
+        }
+    }
+}
+
+#[async_trait]
+impl Publisher for MastodonPublisher {
+    fn platform(&self) -> Platform {
+        Platform::Mastodon
+    }
+
+    /// Publishes the first status, its media and its thread.
+    ///
+    /// Each part carries an `Idempotency-Key` (`key`, `key-2`, ...): within the hour the
+    /// instance answers a resend with the status it already created. A later attempt
+    /// (`attempt > 1`) first reads the account's recent statuses and only posts the parts not
+    /// found there.
+    ///
+    /// # Errors
+    /// `Validation` (core rules, instance limits) before any create; `RateLimited` when a
+    /// budget is spent; `AuthExpired`, `InvalidContent`, `Transient`, `OutcomeUnknown` (a
+    /// status request whose answer was lost) from the instance.
+    async fn publish(
+        &self,
+        connection: &PlatformConnection,
+        request: &PublishRequest,
+    ) -> Result<PublishedPost> {
+        check_rules(request)?;
+        let instance = instance_of(connection)?;
+        let limits = self.instance_limits(&instance).await?;
+        check_instance_limits(&limits, request)?;
+        let credentials = self.tokens.access_token(connection, &NoRefresh).await?;
+        let connection = &credentials.connection;
+        let token = &credentials.access_token;
+        let parts = parts(request);
+        let account = Self::account(&instance, connection);
+        let cost = u32::try_from(parts.len()).unwrap_or(u32::MAX);
+        self.budgets
+            .check(
+                Platform::Mastodon,
+                &account,
+                Op::Create.limits(),
+                &[Op::Create.bucket()],
+                cost,
+            )
+            .await?;
+        let mut done = if request.attempt > 1 {
+            self.find(connection, token, request).await?
+        } else {
+            Vec::new()
+        };
+        let media_ids = if done.is_empty() && !request.media.is_empty() {
+            self.budgets
+                .check(
+                    Platform::Mastodon,
+                    &account,
+                    Op::Upload.limits(),
+                    &[Op::Upload.bucket()],
+                    u32::try_from(request.media.len()).unwrap_or(u32::MAX),
+                )
+                .await?;
+            let mut ids = Vec::with_capacity(request.media.len());
+            for media in &request.media {
+                ids.push(self.upload(connection, token, &instance, media).await?);
+            }
+            ids
+        } else {
+            Vec::new()
+        };
+        let cw = content_warning(request);
+        let url = join(&instance, "/api/v1/statuses");
+        for (n, part) in parts.iter().enumerate().skip(done.len()) {
+            let body = NewStatus {
+                status: part,
+                media_ids: if n == 0 {
+                    media_ids.clone()
+                } else {
+                    Vec::new()
+                },
+                in_reply_to_id: done.last().map(|s| s.id.as_str()),
+                spoiler_text: cw,
+                sensitive: cw.map(|_| true),
+            };
+            let answer = self
+                .request(
+                    connection,
+                    token,
+                    Op::Create,
+                    Idempotency::Unsafe,
+                    self.http
+                        .post(&url)
+                        .header("Idempotency-Key", part_key(&request.idempotency_key, n))
+                        .json(&body),
+                )
+                .await?;
+            done.push(answer.json()?);
+        }
+        let (first, thread) = done
+            .split_first()
+            .ok_or_else(|| Error::other(PLATFORM, "no status was created"))?;
+        Ok(Self::published(first, thread, self.now()))
+    }
+
+    /// `DELETE /api/v1/statuses/{id}`.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown status; `AuthExpired`, `RateLimited`, `Transient`.
+    async fn delete(&self, connection: &PlatformConnection, id: &PlatformPostId) -> Result<()> {
+        let instance = instance_of(connection)?;
+        let credentials = self.tokens.access_token(connection, &NoRefresh).await?;
+        self.request(
+            &credentials.connection,
+            &credentials.access_token,
+            Op::Delete,
+            Idempotency::Safe,
+            self.http.delete(join(
+                &instance,
+                &format!("/api/v1/statuses/{}", id.as_str()),
+            )),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Reads the account's last 20 statuses (replies included) and matches the text, the
+    /// content warning and the reply chain. Never creates anything.
+    ///
+    /// All parts found: `Published`; none: `NotPublished`; only some of a thread:
+    /// `ResendIsSafe` (a resend posts only the missing parts). A status pushed out of the last
+    /// 20 by later posts of the same account is not seen: ask soon after the unknown outcome.
+    async fn lookup(
+        &self,
+        connection: &PlatformConnection,
+        request: &PublishRequest,
+    ) -> Result<Lookup> {
+        let credentials = self.tokens.access_token(connection, &NoRefresh).await?;
+        let found = self
+            .find(&credentials.connection, &credentials.access_token, request)
+            .await?;
+        let expected = parts(request).len();
+        Ok(match found.split_first() {
+            None => Lookup::NotPublished,
+            Some((first, thread)) if found.len() == expected => {
+                Lookup::Published(Self::published(first, thread, self.now()))
+            }
+            Some(_) => Lookup::ResendIsSafe {
+                reason: format!(
+                    "{} of {expected} thread parts are posted; a resend posts only the rest",
+                    found.len()
+                ),
+            },
+        })
+    }
+}
