@@ -783,6 +783,43 @@ async fn a_long_rate_limit_window_requeues_the_job_instead_of_sleeping() {
 }
 
 #[tokio::test]
+async fn a_spent_rate_budget_requeues_without_sending_or_spending_an_attempt() {
+    let t = setup();
+    let u = user(&t, "budget@example.com").await;
+    let s = due_schedule(&t, &u, &[Platform::Twitter]).await;
+    for _ in 0..3 {
+        t.stub.push_admit(Err(Error::RateLimited {
+            service: "twitter",
+            retry_after: Some(Duration::from_secs(900)),
+            source: None,
+        }));
+    }
+    for _ in 0..3 {
+        let report = t.publishing.publish_schedule(s.schedule.id).await.unwrap();
+        assert_eq!(
+            report.next_run,
+            Some(t.clock.now() + chrono::Duration::seconds(900)),
+            "requeued to when the budget frees"
+        );
+        let p = publication(&t, &s).await;
+        assert_eq!(p.status, PublicationStatus::Pending);
+        assert!(
+            p.attempts.is_empty(),
+            "no attempt is spent on a local budget"
+        );
+        assert_eq!(p.last_error_kind, Some(ErrorKind::RateLimited));
+        t.clock.advance(Duration::from_secs(900));
+    }
+    assert_eq!(t.stub.publish_calls(), 0, "nothing was sent");
+    // The budget frees: it publishes with its first attempt.
+    t.publishing.publish_schedule(s.schedule.id).await.unwrap();
+    let p = publication(&t, &s).await;
+    assert_eq!(p.status, PublicationStatus::Published);
+    assert_eq!(p.attempts.len(), 1);
+    assert_eq!(t.stub.admit_calls(), 4);
+}
+
+#[tokio::test]
 async fn retries_stop_after_the_budget_and_the_user_can_retry_by_hand() {
     let t = setup();
     let u = user(&t, "n@example.com").await;

@@ -69,6 +69,8 @@ pub struct StubPublisher {
 struct StubState {
     script: VecDeque<StubOutcome>,
     lookup_script: VecDeque<Result<Lookup>>,
+    admit_script: VecDeque<Result<()>>,
+    admits: usize,
     requests: Vec<PublishRequest>,
     posts: Vec<StubPost>,
     deleted: Vec<PlatformPostId>,
@@ -123,6 +125,16 @@ impl StubPublisher {
     /// [`StubOutcome::PostThenFail`]).
     pub fn push_post_then_fail(&self, error: Error) {
         self.push(StubOutcome::PostThenFail(error));
+    }
+
+    /// Scripts the next `admit` answer (it admits everything otherwise).
+    pub fn push_admit(&self, result: Result<()>) {
+        self.state().admit_script.push_back(result);
+    }
+
+    /// How many times `admit` was asked.
+    pub fn admit_calls(&self) -> usize {
+        self.state().admits
     }
 
     /// Scripts the next `lookup` answer (before the default behaviour applies).
@@ -206,6 +218,16 @@ impl Publisher for StubPublisher {
             });
         }
         result
+    }
+
+    async fn admit(
+        &self,
+        _connection: &PlatformConnection,
+        _request: &PublishRequest,
+    ) -> Result<()> {
+        let mut state = self.state();
+        state.admits += 1;
+        state.admit_script.pop_front().unwrap_or(Ok(()))
     }
 
     async fn delete(&self, _connection: &PlatformConnection, id: &PlatformPostId) -> Result<()> {

@@ -115,6 +115,13 @@ pub trait Publisher: Send + Sync + std::fmt::Debug + 'static {
         connection: &PlatformConnection,
         request: &PublishRequest,
     ) -> Result<PublishedPost>;
+    /// Checks, without sending anything, whether `request` may be sent now: the account's
+    /// rate budgets. [`crate::Error::RateLimited`] with `retry_after` makes the scheduler requeue
+    /// the job to then without spending an attempt. The default admits everything.
+    async fn admit(&self, connection: &PlatformConnection, request: &PublishRequest) -> Result<()> {
+        let _ = (connection, request);
+        Ok(())
+    }
     /// Deletes a previously published post.
     async fn delete(&self, connection: &PlatformConnection, id: &PlatformPostId) -> Result<()>;
     /// Finds out whether `request` was already published.
@@ -136,6 +143,9 @@ impl<T: Publisher + ?Sized> Publisher for std::sync::Arc<T> {
         request: &PublishRequest,
     ) -> Result<PublishedPost> {
         (**self).publish(connection, request).await
+    }
+    async fn admit(&self, connection: &PlatformConnection, request: &PublishRequest) -> Result<()> {
+        (**self).admit(connection, request).await
     }
     async fn delete(&self, connection: &PlatformConnection, id: &PlatformPostId) -> Result<()> {
         (**self).delete(connection, id).await

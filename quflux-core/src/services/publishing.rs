@@ -386,7 +386,33 @@ impl PublishingService {
                 self.finalize_failed(p).await?;
                 return Ok(Step::Final);
             }
-            // 2. Durably mark the attempt before the platform call.
+            // 2. Within the account's rate budget? If not, wait for it without an attempt.
+            match publisher.admit(&connection, &request).await {
+                Err(e @ Error::RateLimited { .. }) => {
+                    let wait = e
+                        .retry_after()
+                        .unwrap_or_else(|| self.retry.delay_for(p.attempt_count().max(1)));
+                    let at =
+                        self.clock.now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                    tracing::info!(publication = %p.id, platform = %p.platform, retry_at = %at, "rate budget spent; publication requeued without an attempt");
+                    if p.status != PublicationStatus::Pending {
+                        p.status = PublicationStatus::Pending;
+                    }
+                    p.last_error_kind = Some(ErrorKind::RateLimited);
+                    p.last_error = Some(format!(
+                        "waiting for the {} rate budget until {at}",
+                        p.platform
+                    ));
+                    p.updated_at = self.clock.now();
+                    p.version = self.stores.publications.update_publication(&p).await?;
+                    return Ok(Step::RetryAt(at));
+                }
+                Err(e) => {
+                    tracing::debug!(publication = %p.id, error = %e.detailed_message(), "admission check failed; sending anyway");
+                }
+                Ok(()) => {}
+            }
+            // 3. Durably mark the attempt before the platform call.
             let now = self.clock.now();
             p.attempts.push(Attempt {
                 number: p.attempt_count() + 1,
@@ -409,7 +435,7 @@ impl PublishingService {
             let mut request = request.clone();
             request.attempt = p.attempt_count();
 
-            // 3. The platform call, bounded.
+            // 4. The platform call, bounded.
             let result = match tokio::time::timeout(
                 self.publish_timeout,
                 publisher.publish(&connection, &request),
