@@ -609,3 +609,22 @@ fn the_validator_rejects_what_the_lexicons_forbid() {
         assert!(r.is_err(), "accepted {bad}");
     }
 }
+
+#[tokio::test]
+async fn admit_sends_nothing_and_refuses_a_throttled_account() {
+    let h = harness().await;
+    let mut thread = request("admitted?");
+    thread.thread = vec!["part two".into()];
+    h.publisher.admit(&h.connection, &thread).await.unwrap();
+    assert!(h.standin.posts().is_empty(), "admit created nothing");
+    h.standin.inject_fault(BlueskyFault::RateLimited);
+    h.publisher
+        .publish(&h.connection, &request("throttled"))
+        .await
+        .unwrap_err();
+    let e = h.publisher.admit(&h.connection, &thread).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::RateLimited, "{e:?}");
+    assert!(e.retry_after().is_some_and(|d| d > Duration::ZERO), "{e:?}");
+    // The fault was used up by the throttled publish: a create now would have landed.
+    assert!(h.standin.posts().is_empty(), "no create request");
+}

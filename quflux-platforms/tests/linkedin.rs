@@ -614,3 +614,20 @@ fn secrets_stay_out_of_debug() {
     let connector = LinkedInConnector::new(config).unwrap();
     assert!(!format!("{connector:?}").contains("very-secret-value"));
 }
+
+#[tokio::test]
+async fn admit_follows_the_daily_budget_without_sending() {
+    let env = env_with(|c| c.with_daily_post_limit(1)).await;
+    let c = connection(&env).await;
+    let request = publish_request("Quflux admitted post");
+    env.publisher.admit(&c, &request).await.unwrap();
+    assert_eq!(env.standin.create_requests(), 0, "admit sent nothing");
+    env.publisher
+        .publish(&c, &publish_request("Quflux budget spender"))
+        .await
+        .unwrap();
+    let e = env.publisher.admit(&c, &request).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::RateLimited, "{e:?}");
+    assert!(e.retry_after().is_some_and(|d| d > Duration::ZERO), "{e:?}");
+    assert_eq!(env.standin.create_requests(), 1, "no create request");
+}

@@ -493,3 +493,45 @@ async fn a_code_is_single_use_and_tokens_do_not_refresh() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::AuthExpired);
 }
+
+#[tokio::test]
+async fn admit_sends_nothing_and_refuses_a_throttled_account() {
+    let env = env().await;
+    let connection = env.connection().await;
+    let before = every_request(&env.standin).await;
+    env.publisher
+        .admit(&connection, &request("May I?"))
+        .await
+        .unwrap();
+    assert_eq!(
+        every_request(&env.standin).await,
+        before,
+        "admit sent nothing"
+    );
+    env.standin.inject_fault(MastodonFault::RateLimited);
+    env.publisher
+        .publish(&connection, &request("Throttled"))
+        .await
+        .unwrap_err();
+    let sent = env.standin.requests("POST", "/api/v1/statuses").await;
+    let e = env
+        .publisher
+        .admit(&connection, &request("May I now?"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::RateLimited, "{e:?}");
+    assert!(e.retry_after().is_some_and(|d| d > Duration::ZERO), "{e:?}");
+    assert_eq!(
+        env.standin.requests("POST", "/api/v1/statuses").await,
+        sent,
+        "no create request"
+    );
+}
+
+async fn every_request(standin: &MastodonStandIn) -> usize {
+    let mut n = 0;
+    for method in ["GET", "POST", "PUT", "DELETE"] {
+        n += standin.requests(method, "/").await;
+    }
+    n
+}

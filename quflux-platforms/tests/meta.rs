@@ -668,3 +668,49 @@ async fn secrets_stay_out_of_debug_output() {
     let env_config = MetaConfig::from_env();
     assert!(env_config.graph_url().ends_with("/v24.0"));
 }
+
+#[tokio::test]
+async fn facebook_admit_follows_the_usage_budget_without_sending() {
+    let env = env().await;
+    let (fb, _) = connect(&env).await;
+    let publisher = facebook(&env);
+    let request = text("admitted");
+    let before = env.standin.requests().len();
+    publisher.admit(&fb, &request).await.unwrap();
+    assert_eq!(env.standin.requests().len(), before, "admit sent nothing");
+    // Usage at 100 % blocks the Page's budget.
+    env.standin.set_usage(PAGE_ID, 100);
+    publisher.publish(&fb, &text("usage")).await.unwrap_err();
+    env.standin.set_usage(PAGE_ID, 10);
+    let sent = env.standin.requests().len();
+    let e = publisher.admit(&fb, &request).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::RateLimited, "{e:?}");
+    assert!(e.retry_after().is_some_and(|d| d > Duration::ZERO), "{e:?}");
+    assert_eq!(env.standin.requests().len(), sent, "admit sent nothing");
+    assert!(env.standin.posts(Platform::Facebook).is_empty());
+}
+
+#[tokio::test]
+async fn instagram_admit_reads_the_quota_and_creates_nothing() {
+    let env = env().await;
+    let (_, ig) = connect(&env).await;
+    let publisher = instagram(&env);
+    let mut request = text("quota admitted");
+    request.media = vec![jpeg(env.user, None)];
+    let before = env.standin.requests().len();
+    publisher.admit(&ig, &request).await.unwrap();
+    env.standin.set_quota(50, 50);
+    let e = publisher.admit(&ig, &request).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::RateLimited, "{e:?}");
+    assert!(e.retry_after().is_some_and(|d| d > Duration::ZERO), "{e:?}");
+    let requests = env.standin.requests().split_off(before);
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.starts_with("GET ") && r.ends_with("/content_publishing_limit")),
+        "admit only read the quota: {requests:?}"
+    );
+    assert!(env.standin.containers().is_empty());
+    assert!(env.standin.posts(Platform::Instagram).is_empty());
+}

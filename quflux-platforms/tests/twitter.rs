@@ -492,3 +492,32 @@ async fn disconnect_revokes_at_the_platform() {
     assert_eq!(c.status, ConnectionStatus::Disconnected);
     assert!(!env.standin.refresh_token_is_live(&refresh));
 }
+
+#[tokio::test]
+async fn admit_sends_nothing_and_refuses_while_the_budget_is_spent() {
+    let env = env().await;
+    let (connection, _) = env.connect(Duration::from_secs(7200)).await;
+    let mut request = publish_request("may this go out?");
+    request.thread = vec!["second part".into()];
+    let before = env.standin.request_count();
+    env.publisher.admit(&connection, &request).await.unwrap();
+    assert_eq!(env.standin.request_count(), before, "admit sent nothing");
+    // Spend the budget the way X does: a 429 with a reset a minute away.
+    env.standin.inject_fault(XFault::RateLimited);
+    env.publisher
+        .publish(&connection, &publish_request("throttled"))
+        .await
+        .unwrap_err();
+    let (requests, creates) = (env.standin.request_count(), env.standin.create_requests());
+    let e = env
+        .publisher
+        .admit(&connection, &request)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::RateLimited, "{e:?}");
+    assert!(e.retry_after().is_some_and(|d| d > Duration::ZERO), "{e:?}");
+    assert_eq!(env.standin.request_count(), requests, "admit sent nothing");
+    assert_eq!(env.standin.create_requests(), creates, "no create request");
+    env.clock.advance(Duration::from_secs(62));
+    env.publisher.admit(&connection, &request).await.unwrap();
+}

@@ -349,6 +349,26 @@ impl BlueskyPublisher {
         }
     }
 
+    /// The budget check of a publish: every part's `createRecord` (3 points each) must fit the
+    /// account's write limits and its `RateLimit-*` bucket. No network.
+    async fn admission(
+        &self,
+        connection: &PlatformConnection,
+        request: &PublishRequest,
+    ) -> Result<()> {
+        let points =
+            CREATE_POINTS.saturating_mul(u32::try_from(parts(request).len()).unwrap_or(u32::MAX));
+        self.budgets
+            .check(
+                Platform::Bluesky,
+                &connection.platform_user_id,
+                &WRITE_LIMITS,
+                &[WRITE_BUCKET],
+                points,
+            )
+            .await
+    }
+
     fn validate(&self, request: &PublishRequest) -> Result<()> {
         let content = PostContent {
             text: request.text.clone(),
@@ -447,18 +467,8 @@ impl Publisher for BlueskyPublisher {
         request: &PublishRequest,
     ) -> Result<PublishedPost> {
         self.validate(request)?;
+        self.admission(connection, request).await?;
         let texts = parts(request);
-        let account = connection.platform_user_id.as_str();
-        let points = CREATE_POINTS.saturating_mul(u32::try_from(texts.len()).unwrap_or(u32::MAX));
-        self.budgets
-            .check(
-                Platform::Bluesky,
-                account,
-                &WRITE_LIMITS,
-                &[WRITE_BUCKET],
-                points,
-            )
-            .await?;
 
         // Facets of every part, mentions resolved, before anything is written.
         let detected: Vec<_> = texts.iter().map(|t| facets::detect(t)).collect();
@@ -512,6 +522,14 @@ impl Publisher for BlueskyPublisher {
             refs.push(created);
         }
         self.published(connection, &refs, published_at)
+    }
+
+    /// The same budget check `publish` makes before anything is sent; sends nothing.
+    ///
+    /// # Errors
+    /// [`Error::RateLimited`] until the write budget frees.
+    async fn admit(&self, connection: &PlatformConnection, request: &PublishRequest) -> Result<()> {
+        self.admission(connection, request).await
     }
 
     async fn delete(&self, connection: &PlatformConnection, id: &PlatformPostId) -> Result<()> {

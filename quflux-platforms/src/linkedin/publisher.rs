@@ -117,6 +117,20 @@ impl LinkedInPublisher {
         join(&self.connector.config().api_base, path)
     }
 
+    /// The budget check of a publish: the member's daily post budget (counted locally) and a
+    /// block left by a 429. No network.
+    async fn admission(&self, connection: &PlatformConnection) -> Result<()> {
+        self.budgets
+            .check(
+                Platform::Linkedin,
+                &connection.platform_user_id,
+                &self.limits(),
+                &[DAY_BUCKET],
+                1,
+            )
+            .await
+    }
+
     /// The three headers every versioned call needs.
     fn rest(
         &self,
@@ -380,11 +394,9 @@ impl Publisher for LinkedInPublisher {
         request: &PublishRequest,
     ) -> Result<PublishedPost> {
         Self::check(request)?;
+        self.admission(connection).await?;
         let account = connection.platform_user_id.as_str();
         let limits = self.limits();
-        self.budgets
-            .check(Platform::Linkedin, account, &limits, &[DAY_BUCKET], 1)
-            .await?;
         let author = author_urn(connection);
         let mut credentials = self
             .tokens
@@ -447,6 +459,18 @@ impl Publisher for LinkedInPublisher {
             }
             _ => Err(self.fail(&answer)),
         }
+    }
+
+    /// The same budget check `publish` makes before anything is sent; sends nothing.
+    ///
+    /// # Errors
+    /// [`Error::RateLimited`] until the daily budget frees (00:00 UTC after a 429).
+    async fn admit(
+        &self,
+        connection: &PlatformConnection,
+        _request: &PublishRequest,
+    ) -> Result<()> {
+        self.admission(connection).await
     }
 
     async fn delete(&self, connection: &PlatformConnection, id: &PlatformPostId) -> Result<()> {

@@ -178,6 +178,37 @@ impl MastodonPublisher {
         format!("{instance}#{}", connection.platform_user_id)
     }
 
+    /// Whether `count` calls of `op` fit the budgets of `account`. No network.
+    async fn check_budget(&self, account: &str, op: Op, count: usize) -> Result<()> {
+        self.budgets
+            .check(
+                Platform::Mastodon,
+                account,
+                op.limits(),
+                &[op.bucket()],
+                u32::try_from(count).unwrap_or(u32::MAX),
+            )
+            .await
+    }
+
+    /// The budget checks of a publish, made before anything is sent: every part's status, and
+    /// the media uploads of a first attempt (a later attempt uploads only when it finds nothing
+    /// posted, and checks the upload budget then). No network.
+    async fn admission(
+        &self,
+        connection: &PlatformConnection,
+        request: &PublishRequest,
+    ) -> Result<()> {
+        let account = Self::account(&instance_of(connection)?, connection);
+        self.check_budget(&account, Op::Create, parts(request).len())
+            .await?;
+        if request.attempt <= 1 && !request.media.is_empty() {
+            self.check_budget(&account, Op::Upload, request.media.len())
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Sends one authenticated call: budgets checked before, headers observed after, a 401
     /// reported to the token manager (the connection then needs re-authorization).
     async fn request(
@@ -383,30 +414,15 @@ impl Publisher for MastodonPublisher {
         let token = &credentials.access_token;
         let parts = parts(request);
         let account = Self::account(&instance, connection);
-        let cost = u32::try_from(parts.len()).unwrap_or(u32::MAX);
-        self.budgets
-            .check(
-                Platform::Mastodon,
-                &account,
-                Op::Create.limits(),
-                &[Op::Create.bucket()],
-                cost,
-            )
-            .await?;
+        self.admission(connection, request).await?;
         let mut done = if request.attempt > 1 {
             self.find(connection, token, request).await?
         } else {
             Vec::new()
         };
         let media_ids = if done.is_empty() && !request.media.is_empty() {
-            self.budgets
-                .check(
-                    Platform::Mastodon,
-                    &account,
-                    Op::Upload.limits(),
-                    &[Op::Upload.bucket()],
-                    u32::try_from(request.media.len()).unwrap_or(u32::MAX),
-                )
+            // Checked by `admission` on a first attempt; a resend that found nothing uploads too.
+            self.check_budget(&account, Op::Upload, request.media.len())
                 .await?;
             let mut ids = Vec::with_capacity(request.media.len());
             for media in &request.media {
@@ -448,6 +464,15 @@ impl Publisher for MastodonPublisher {
             .split_first()
             .ok_or_else(|| Error::other(PLATFORM, "no status was created"))?;
         Ok(Self::published(first, thread, self.now()))
+    }
+
+    /// The same budget checks `publish` makes before anything is sent; sends nothing.
+    ///
+    /// # Errors
+    /// [`Error::RateLimited`] until the status (or media) budget frees; [`Error::Config`] for a
+    /// connection without an instance.
+    async fn admit(&self, connection: &PlatformConnection, request: &PublishRequest) -> Result<()> {
+        self.admission(connection, request).await
     }
 
     /// `DELETE /api/v1/statuses/{id}`.

@@ -62,6 +62,18 @@ impl Graph {
         self.clock.now()
     }
 
+    /// The budget check made before every call on behalf of `account`: refused while a usage
+    /// header at 100 % or a throttling error blocks the account. No network.
+    pub(crate) async fn admission(&self, account: &str) -> Result<()> {
+        match &self.budgets {
+            Some(b) => {
+                b.check(self.platform, account, &[], &[USAGE_BUCKET], 1)
+                    .await
+            }
+            None => Ok(()),
+        }
+    }
+
     /// One Graph call on behalf of `account` (a Page or IG user id, for the usage budget).
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn call(
@@ -75,10 +87,7 @@ impl Graph {
         op: Op,
     ) -> Result<Value> {
         let service = self.service();
-        if let Some(b) = &self.budgets {
-            b.check(self.platform, account, &[], &[USAGE_BUCKET], 1)
-                .await?;
-        }
+        self.admission(account).await?;
         let mut request = self
             .http
             .request(method, join(&self.base, path))

@@ -180,6 +180,18 @@ impl Publisher for FacebookPublisher {
         }
     }
 
+    /// The usage-budget check every Graph call of `publish` makes first; sends nothing.
+    ///
+    /// # Errors
+    /// [`Error::RateLimited`] while the Page's usage budget is blocked.
+    async fn admit(
+        &self,
+        connection: &PlatformConnection,
+        _request: &PublishRequest,
+    ) -> Result<()> {
+        self.graph.admission(&connection.platform_user_id).await
+    }
+
     async fn delete(&self, connection: &PlatformConnection, id: &PlatformPostId) -> Result<()> {
         let api = Authed::new(&self.graph, &self.tokens, connection).await?;
         api.call(Method::DELETE, id.as_str(), &[], Body::None, Op::Read)

@@ -418,6 +418,28 @@ impl Publisher for InstagramPublisher {
         Ok(post)
     }
 
+    /// The checks `publish` makes before creating anything, without creating anything: the
+    /// account's usage budget (local), then, unless a container of this request is already
+    /// recorded, the publishing quota (`GET /{ig}/content_publishing_limit`, one read). A
+    /// recorded container may already be published, and `publish` settles it before reading
+    /// the quota itself, so a spent quota must not hold it back.
+    ///
+    /// # Errors
+    /// [`Error::RateLimited`] while the usage budget is blocked or the quota is spent; errors
+    /// of the quota read (the scheduler then lets `publish` decide).
+    async fn admit(&self, connection: &PlatformConnection, request: &PublishRequest) -> Result<()> {
+        self.graph.admission(&connection.platform_user_id).await?;
+        if self
+            .pending(&Self::key(connection, request))
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let api = Authed::new(&self.graph, &self.tokens, connection).await?;
+        self.quota(&api).await
+    }
+
     async fn delete(&self, _connection: &PlatformConnection, _id: &PlatformPostId) -> Result<()> {
         Err(Error::Unsupported {
             service: "instagram",

@@ -27,6 +27,9 @@ use serde_json::{Value, json};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+mod images;
+mod oauth;
+
 /// The client id the stand-in accepts.
 pub const CLIENT_ID: &str = "quflux-standin-client";
 /// The client secret the stand-in accepts.
@@ -239,23 +242,6 @@ fn bad_request(message: &str, field: &str) -> ResponseTemplate {
     )
 }
 
-fn token_error(status: u16, service_code: u32, code: &str, message: &str) -> ResponseTemplate {
-    error(
-        status,
-        json!({"status": status, "serviceErrorCode": service_code, "code": code, "message": message}),
-    )
-}
-
-fn oauth_error() -> ResponseTemplate {
-    error(
-        400,
-        json!({
-            "error": "invalid_request",
-            "error_description": "Unable to retrieve access token: appid/redirect uri/code verifier does not match authorization code. Or authorization code expired. Or external member binding exists"
-        }),
-    )
-}
-
 /// Percent-decodes a path segment.
 fn decode(segment: &str) -> String {
     let bytes = segment.as_bytes();
@@ -296,123 +282,10 @@ pub fn render_little(commentary: &str, truncate: bool) -> String {
     out
 }
 
-fn form(body: &[u8]) -> HashMap<String, String> {
-    url::form_urlencoded::parse(body).into_owned().collect()
-}
-
 impl Router {
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
-
-    fn authorize(&self, request: &Request) -> ResponseTemplate {
-        let q: HashMap<String, String> = request.url.query_pairs().into_owned().collect();
-        let get = |k: &str| q.get(k).cloned().unwrap_or_default();
-        if get("response_type") != "code" || get("client_id") != CLIENT_ID {
-            return ResponseTemplate::new(400)
-                .set_body_string("invalid client_id or response_type");
-        }
-        let redirect = get("redirect_uri");
-        let Ok(mut target) = url::Url::parse(&redirect) else {
-            return ResponseTemplate::new(400).set_body_string("invalid redirect_uri");
-        };
-        let code = format!("code-{}", uuid::Uuid::new_v4().simple());
-        self.state().codes.insert(code.clone(), redirect);
-        target
-            .query_pairs_mut()
-            .append_pair("code", &code)
-            .append_pair("state", &get("state"));
-        ResponseTemplate::new(302).insert_header("Location", target.as_str())
-    }
-
-    fn issue(&self, state: &mut State, with_refresh: bool) -> Value {
-        let access = format!("AQX-{}", uuid::Uuid::new_v4().simple());
-        let expires = state.now() + chrono::Duration::seconds(ACCESS_TOKEN_SECS);
-        state.tokens.insert(access.clone(), expires);
-        let mut body = json!({
-            "access_token": access,
-            "expires_in": ACCESS_TOKEN_SECS,
-            "scope": "openid,profile,w_member_social",
-        });
-        if with_refresh {
-            let refresh = format!("AQW-{}", uuid::Uuid::new_v4().simple());
-            state.refresh_tokens.insert(refresh.clone());
-            body["refresh_token"] = json!(refresh);
-            body["refresh_token_expires_in"] = json!(31_536_000);
-        }
-        body
-    }
-
-    fn access_token(&self, request: &Request) -> ResponseTemplate {
-        let f = form(&request.body);
-        let get = |k: &str| f.get(k).cloned().unwrap_or_default();
-        if get("client_id") != CLIENT_ID || get("client_secret") != CLIENT_SECRET {
-            return error(
-                401,
-                json!({"error": "invalid_client", "error_description": "Client authentication failed"}),
-            );
-        }
-        let mut state = self.state();
-        match get("grant_type").as_str() {
-            "authorization_code" => {
-                let Some(redirect) = state.codes.remove(&get("code")) else {
-                    return oauth_error();
-                };
-                if redirect != get("redirect_uri") {
-                    return oauth_error();
-                }
-                let refresh = state.programmatic_refresh;
-                let mut body = self.issue(&mut state, refresh);
-                body["token_type"] = json!("Bearer");
-                body["id_token"] = json!("eyJhbGciOiJub25lIn0.e30.");
-                ResponseTemplate::new(200).set_body_json(body)
-            }
-            "refresh_token" => {
-                if state.faults.contains(&LinkedInFault::ExpiredToken)
-                    || !state.refresh_tokens.contains(&get("refresh_token"))
-                {
-                    return oauth_error();
-                }
-                // The same refresh token stays valid; its TTL is not extended.
-                let mut body = self.issue(&mut state, false);
-                body["refresh_token"] = json!(get("refresh_token"));
-                body["refresh_token_expires_in"] = json!(26_438_400);
-                ResponseTemplate::new(200).set_body_json(body)
-            }
-            _ => oauth_error(),
-        }
-    }
-
-    /// `Err(response)` unless the bearer token is acceptable. Tokens the stand-in did not
-    /// issue (pre-seeded test connections) are accepted.
-    fn bearer(&self, request: &Request) -> Option<ResponseTemplate> {
-        let state = self.state();
-        let token = request
-            .headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or_default();
-        if token.is_empty() {
-            return Some(token_error(
-                401,
-                65600,
-                "INVALID_ACCESS_TOKEN",
-                "Invalid access token",
-            ));
-        }
-        let expired = state.tokens.get(token).is_some_and(|at| *at <= state.now());
-        if expired || state.faults.contains(&LinkedInFault::ExpiredToken) {
-            return Some(token_error(
-                401,
-                65602,
-                "EXPIRED_ACCESS_TOKEN",
-                "The token used in the request has expired",
-            ));
-        }
-        None
-    }
-
     /// `Some(refusal)` unless the versioned-API headers are right.
     fn versioned(&self, request: &Request) -> Option<ResponseTemplate> {
         if let Some(r) = self.bearer(request) {
@@ -576,80 +449,6 @@ impl Router {
             );
         }
         ResponseTemplate::new(204)
-    }
-
-    fn initialize_upload(&self, request: &Request) -> ResponseTemplate {
-        if let Some(r) = self.versioned(request) {
-            return r;
-        }
-        let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
-            return bad_request("Malformed JSON body", "");
-        };
-        if body["initializeUploadRequest"]["owner"].as_str().is_none() {
-            return bad_request("owner is required", "initializeUploadRequest.owner");
-        }
-        let key = format!(
-            "C4E10AQ{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..12]
-        );
-        let urn = format!("urn:li:image:{key}");
-        self.state().images.insert(
-            urn.clone(),
-            Image {
-                uploaded: false,
-                polls: 0,
-            },
-        );
-        let expires = (Utc::now() + chrono::Duration::hours(1)).timestamp_millis();
-        ResponseTemplate::new(200).set_body_json(json!({"value": {
-            "uploadUrlExpiresAt": expires,
-            "uploadUrl": format!("{}/dms-uploads/{key}/uploaded-image/0", self.base),
-            "image": urn
-        }}))
-    }
-
-    fn upload(&self, request: &Request, key: &str) -> ResponseTemplate {
-        if let Some(r) = self.bearer(request) {
-            return r;
-        }
-        if request.body.is_empty() {
-            return ResponseTemplate::new(400).set_body_string("empty upload");
-        }
-        let mut state = self.state();
-        match state.images.get_mut(&format!("urn:li:image:{key}")) {
-            Some(image) => {
-                image.uploaded = true;
-                ResponseTemplate::new(201)
-            }
-            None => ResponseTemplate::new(404),
-        }
-    }
-
-    fn image_status(&self, request: &Request, urn: &str) -> ResponseTemplate {
-        if let Some(r) = self.versioned(request) {
-            return r;
-        }
-        let mut state = self.state();
-        let processing = state.processing_polls;
-        let Some(image) = state.images.get_mut(urn) else {
-            return error(
-                404,
-                json!({"status": 404, "message": format!("Not found: {urn}")}),
-            );
-        };
-        let status = if !image.uploaded {
-            "WAITING_UPLOAD"
-        } else if image.polls < processing {
-            image.polls += 1;
-            "PROCESSING"
-        } else {
-            "AVAILABLE"
-        };
-        ResponseTemplate::new(200).set_body_json(json!({
-            "owner": format!("urn:li:person:{MEMBER_SUB}"),
-            "status": status,
-            "id": urn
-        }))
     }
 }
 

@@ -19,9 +19,11 @@ use unicode_segmentation::UnicodeSegmentation;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 mod format;
+mod media;
 mod oauth;
 
 use format::{html, multipart};
+use media::{poll_media, upload};
 use oauth::{authorize, register_app, revoke, token};
 
 /// The account every stand-in instance holds.
@@ -386,51 +388,6 @@ fn account_json(state: &State, credentials: bool) -> Value {
 fn next_id(state: &mut State) -> String {
     state.next_id += 1;
     state.next_id.to_string()
-}
-
-fn media_json(state: &State, id: &str, media: &Media, ready: bool) -> Value {
-    let url = ready.then(|| format!("{}/system/media_attachments/{id}/original.png", state.base));
-    json!({
-        "id": id, "type": media.kind, "url": url, "preview_url": url, "remote_url": null,
-        "description": media.description, "blurhash": null, "meta": {}
-    })
-}
-
-fn upload(state: &mut State, request: &Request) -> ResponseTemplate {
-    let parts = multipart(request);
-    let Some(file) = parts.get("file").filter(|f| !f.is_empty()) else {
-        return error(422, "Validation failed: File can't be blank");
-    };
-    let kind = if file.starts_with(b"\x89PNG") || file.starts_with(b"\xff\xd8") {
-        "image"
-    } else {
-        "video"
-    };
-    let media = Media {
-        description: parts
-            .get("description")
-            .map(|d| String::from_utf8_lossy(d).into_owned()),
-        kind,
-        polls_left: state.media_polls,
-    };
-    let id = next_id(state);
-    let ready = media.polls_left == 0;
-    let body = media_json(state, &id, &media, ready);
-    state.media.insert(id, media);
-    ResponseTemplate::new(if ready { 200 } else { 202 }).set_body_json(body)
-}
-
-fn poll_media(state: &mut State, id: &str) -> ResponseTemplate {
-    let Some(media) = state.media.get_mut(id) else {
-        return error(404, "Record not found");
-    };
-    if media.polls_left > 0 {
-        media.polls_left -= 1;
-        let media = media.clone();
-        return ResponseTemplate::new(206).set_body_json(media_json(state, id, &media, false));
-    }
-    let media = media.clone();
-    ResponseTemplate::new(200).set_body_json(media_json(state, id, &media, true))
 }
 
 fn status_json(state: &State, status: &Status) -> Value {

@@ -11,7 +11,8 @@ use serde_json::json;
 use crate::common::Idempotency;
 
 use super::SERVICE;
-use super::publisher::{Body, XPublisher};
+use super::calls::Body;
+use super::publisher::XPublisher;
 use super::wire::{Data, MediaUpload};
 
 /// Segment size of `append` (X accepts up to 5 MB).

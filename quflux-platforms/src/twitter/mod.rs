@@ -22,6 +22,7 @@
 //! See <https://docs.x.com/x-api/posts/create-post> and
 //! <https://docs.x.com/resources/fundamentals/authentication/oauth-2-0/authorization-code>.
 
+mod calls;
 mod classify;
 mod config;
 mod connector;

@@ -3,21 +3,20 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use chrono::Utc;
 use quflux_core::rules::validate_for;
 use quflux_core::{
     Error, Lookup, MediaRef, Platform, PlatformConnection, PlatformPostId, PostContent,
-    PublishRequest, PublishedPost, Publisher, Result, Secret, Violation,
+    PublishRequest, PublishedPost, Publisher, Result, Violation,
 };
-use reqwest::header::HeaderMap;
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 
 use crate::common::fingerprint::same_text;
-use crate::common::http::{self, Idempotency, body_bytes, header_i64};
+use crate::common::http::Idempotency;
 use crate::common::{Limit, RateBudgets, TokenManager};
 
-use super::classify::{HEADER_FAMILIES, classify, is_duplicate};
+use super::calls::Body;
+use super::classify::{classify, is_duplicate};
 use super::config::XConfig;
 use super::connector::XConnector;
 use super::wire::{CreatePost, Created, Data, MediaIds, PollBody, Reply, Timeline};
@@ -42,30 +41,6 @@ pub const TIMELINE_LIMIT: Limit = Limit::new(
     std::time::Duration::from_secs(15 * 60),
 );
 
-/// Rate-budget account key of the per-app 24-hour bucket.
-const APP_ACCOUNT: &str = "_app";
-
-/// A request body.
-pub(crate) enum Body<'a> {
-    Empty,
-    Json(&'a serde_json::Value),
-    Multipart(&'a (dyn Fn() -> Result<reqwest::multipart::Form> + Send + Sync)),
-}
-
-/// A received answer.
-pub(crate) struct Answer {
-    pub(crate) status: StatusCode,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: Bytes,
-}
-
-impl Answer {
-    pub(crate) fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| Error::other(SERVICE, format!("unreadable X answer: {e}")))
-    }
-}
-
 /// Publishes to X on behalf of connected accounts.
 ///
 /// Every call takes its token from the [`TokenManager`] (refreshed ahead of expiry, once per
@@ -75,10 +50,10 @@ impl Answer {
 #[derive(Debug, Clone)]
 pub struct XPublisher {
     pub(crate) config: XConfig,
-    http: reqwest::Client,
-    tokens: Arc<TokenManager>,
-    connector: Arc<XConnector>,
-    budgets: RateBudgets,
+    pub(super) http: reqwest::Client,
+    pub(super) tokens: Arc<TokenManager>,
+    pub(super) connector: Arc<XConnector>,
+    pub(super) budgets: RateBudgets,
 }
 
 /// The JSON body of `POST /2/tweets` for one part (`CreatePostsRequest`).
@@ -218,179 +193,8 @@ impl XPublisher {
         }
     }
 
-    fn now(&self) -> chrono::DateTime<Utc> {
+    pub(super) fn now(&self) -> chrono::DateTime<Utc> {
         self.tokens.clock().now()
-    }
-
-    async fn send_once(
-        &self,
-        method: &Method,
-        path: &str,
-        query: &[(&str, &str)],
-        body: &Body<'_>,
-        token: &Secret<String>,
-        idempotency: Idempotency,
-    ) -> Result<Answer> {
-        let mut request = self
-            .http
-            .request(method.clone(), self.config.url(path))
-            .bearer_auth(token.expose());
-        if !query.is_empty() {
-            request = request.query(query);
-        }
-        request = match body {
-            Body::Empty => request,
-            Body::Json(v) => request.json(v),
-            Body::Multipart(form) => request.multipart(form()?),
-        };
-        let response = http::send(SERVICE, idempotency, request).await?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = body_bytes(SERVICE, idempotency, response).await?;
-        Ok(Answer {
-            status,
-            headers,
-            body,
-        })
-    }
-
-    /// Sends an authenticated request; on 401 refreshes once and repeats it once. Returns the
-    /// answer whatever its status.
-    pub(crate) async fn raw_call(
-        &self,
-        connection: &PlatformConnection,
-        method: Method,
-        path: &str,
-        query: &[(&str, &str)],
-        body: Body<'_>,
-        idempotency: Idempotency,
-    ) -> Result<Answer> {
-        let credentials = self
-            .tokens
-            .access_token(connection, self.connector.as_ref())
-            .await?;
-        let answer = self
-            .send_once(
-                &method,
-                path,
-                query,
-                &body,
-                &credentials.access_token,
-                idempotency,
-            )
-            .await?;
-        if answer.status != StatusCode::UNAUTHORIZED {
-            return Ok(answer);
-        }
-        tracing::info!(connection = %connection.id, "X refused the access token; refreshing once");
-        let fresh = self
-            .tokens
-            .after_rejection(
-                connection,
-                &credentials.access_token,
-                self.connector.as_ref(),
-            )
-            .await?;
-        self.send_once(
-            &method,
-            path,
-            query,
-            &body,
-            &fresh.access_token,
-            idempotency,
-        )
-        .await
-    }
-
-    /// [`raw_call`](Self::raw_call), with error answers classified.
-    pub(crate) async fn call(
-        &self,
-        connection: &PlatformConnection,
-        method: Method,
-        path: &str,
-        query: &[(&str, &str)],
-        body: Body<'_>,
-        idempotency: Idempotency,
-    ) -> Result<Answer> {
-        let answer = self
-            .raw_call(connection, method, path, query, body, idempotency)
-            .await?;
-        if answer.status.is_success() {
-            Ok(answer)
-        } else {
-            Err(classify(
-                answer.status,
-                &answer.headers,
-                &answer.body,
-                self.now(),
-            ))
-        }
-    }
-
-    /// Records the rate-limit headers of an answer to `bucket` (`create`, `delete`, `timeline`).
-    async fn observe(&self, account: &str, bucket: &str, answer: &Answer) -> Result<()> {
-        for (family, remaining, reset) in HEADER_FAMILIES {
-            let (Some(remaining), Some(at)) = (
-                header_i64(&answer.headers, remaining),
-                header_i64(&answer.headers, reset)
-                    .and_then(|s| chrono::DateTime::from_timestamp(s, 0)),
-            ) else {
-                continue;
-            };
-            let owner = if family == "app_24h" {
-                APP_ACCOUNT
-            } else {
-                account
-            };
-            self.budgets
-                .observe(
-                    PLATFORM,
-                    owner,
-                    &format!("{bucket}_{family}"),
-                    remaining,
-                    at,
-                )
-                .await?;
-        }
-        if answer.status == StatusCode::TOO_MANY_REQUESTS
-            && let Some(wait) = super::retry_after(&answer.headers, self.now())
-            && let Ok(wait) = chrono::Duration::from_std(wait)
-        {
-            self.budgets
-                .block_until(
-                    PLATFORM,
-                    account,
-                    &format!("{bucket}_blocked"),
-                    self.now() + wait,
-                )
-                .await?;
-        }
-        Ok(())
-    }
-
-    async fn check_budget(
-        &self,
-        account: &str,
-        bucket: &str,
-        limit: Limit,
-        cost: u32,
-    ) -> Result<()> {
-        let b15 = format!("{bucket}_15min");
-        let b24 = format!("{bucket}_user_24h");
-        let blocked = format!("{bucket}_blocked");
-        self.budgets
-            .check(
-                PLATFORM,
-                account,
-                &[limit],
-                &[b15.as_str(), b24.as_str(), blocked.as_str()],
-                cost,
-            )
-            .await?;
-        let app = format!("{bucket}_app_24h");
-        self.budgets
-            .check(PLATFORM, APP_ACCOUNT, &[], &[app.as_str()], cost)
-            .await
     }
 
     /// Sends one `POST /2/tweets`; returns the new post id.
@@ -431,6 +235,20 @@ impl XPublisher {
         Ok(answer.parse::<Data<Created>>()?.data.id)
     }
 
+    /// The budget check of a publish: the whole thread (one `POST /2/tweets` per part) must fit
+    /// the account's create budgets and the app's 24-hour bucket. No network.
+    async fn admission(
+        &self,
+        connection: &PlatformConnection,
+        request: &PublishRequest,
+    ) -> Result<()> {
+        let parts = u32::try_from(request.thread.len())
+            .unwrap_or(u32::MAX)
+            .saturating_add(1);
+        self.check_budget(&connection.platform_user_id, "create", CREATE_LIMIT, parts)
+            .await
+    }
+
     fn published(
         &self,
         connection: &PlatformConnection,
@@ -465,10 +283,7 @@ impl Publisher for XPublisher {
         request: &PublishRequest,
     ) -> Result<PublishedPost> {
         self.validate(request)?;
-        let parts = 1 + request.thread.len() as u32;
-        // Refuse up front when the whole thread does not fit the budget.
-        self.check_budget(&connection.platform_user_id, "create", CREATE_LIMIT, parts)
-            .await?;
+        self.admission(connection, request).await?;
         let mut media_ids = Vec::with_capacity(request.media.len());
         for media in &request.media {
             media_ids.push(self.upload(connection, media).await?);
@@ -506,6 +321,14 @@ impl Publisher for XPublisher {
             }
         }
         Ok(self.published(connection, first, thread))
+    }
+
+    /// The same budget check `publish` makes before anything is sent; sends nothing.
+    ///
+    /// # Errors
+    /// [`Error::RateLimited`] with the time until the tightest budget frees.
+    async fn admit(&self, connection: &PlatformConnection, request: &PublishRequest) -> Result<()> {
+        self.admission(connection, request).await
     }
 
     async fn delete(&self, connection: &PlatformConnection, id: &PlatformPostId) -> Result<()> {
