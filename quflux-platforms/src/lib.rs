@@ -11,6 +11,7 @@
 //! | `bluesky` | `bluesky` | Bluesky / AT Protocol |
 //! | `mastodon` | `mastodon` | Mastodon 4.x |
 //! | `common` | any platform | HTTP, OAuth, tokens, rate budgets, connections |
+//! | `registry` | any platform | `Platforms`: every configured platform from the environment |
 //! | `standin` | `standin` | local stand-ins of every platform API |
 
 #[cfg(feature = "outbox")]
@@ -18,6 +19,10 @@ pub mod outbox;
 
 #[cfg(feature = "http")]
 pub mod common;
+#[cfg(feature = "http")]
+pub mod registry;
+#[cfg(feature = "http")]
+pub use registry::{PlatformSet, PlatformState, PlatformStatus, Platforms, Summary};
 
 #[cfg(feature = "bluesky")]
 pub mod bluesky;

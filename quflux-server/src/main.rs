@@ -5,20 +5,34 @@
 //! quflux-server worker    run a publishing worker until Ctrl-C
 //! ```
 //!
-//! Configuration comes from the environment: `QUFLUX_DATABASE_URL` (default
-//! `sqlite://quflux.db`, or `postgres://user@host/db`), `QUFLUX_OUTBOX_PATH` (default `quflux-outbox.jsonl`: every platform is
-//! published to the local outbox until platform adapters are configured), `QUFLUX_FS_ROOT`
-//! (default `quflux-media`), `QUFLUX_WORKER_CONCURRENCY` (default 8).
+//! Configuration comes from the environment:
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `QUFLUX_DATABASE_URL` | `sqlite://quflux.db` | `sqlite://…` or `postgres://user@host/db` |
+//! | `QUFLUX_OUTBOX_PATH` | `quflux-outbox.jsonl` | where platforms without a real adapter are published |
+//! | `QUFLUX_FS_ROOT` | `quflux-media` | local blob store root |
+//! | `QUFLUX_WORKER_CONCURRENCY` | 8 | jobs run at once |
+//! | `QUFLUX_TOKEN_KEYS` | — | token encryption keys, `id:base64-of-32-bytes[,old-id:key…]` (first encrypts); required by every real platform |
+//! | `QUFLUX_HTTP_TIMEOUT_SECS` | 30 | whole-request timeout of platform calls |
+//! | `QUFLUX_X_CLIENT_ID`, `QUFLUX_X_REDIRECT_URL` (`QUFLUX_X_CLIENT_SECRET`, `QUFLUX_X_API_BASE`) | — | X |
+//! | `QUFLUX_LINKEDIN_CLIENT_ID`, `…_CLIENT_SECRET`, `…_REDIRECT_URL` (`…_API_BASE`, `…_OAUTH_BASE`, `…_VERSION`) | — | LinkedIn |
+//! | `QUFLUX_META_APP_ID`, `…_APP_SECRET`, `…_REDIRECT_URL` (`…_GRAPH_BASE`, `…_API_VERSION`, `…_DIALOG_URL`, `QUFLUX_PUBLIC_MEDIA_BASE_URL`) | — | Facebook and Instagram |
+//! | `QUFLUX_BLUESKY_PDS_URL`, `QUFLUX_BLUESKY_APP_VIEW_URL` | `https://bsky.social` | Bluesky (on whenever token keys are set) |
+//! | `QUFLUX_MASTODON_INSTANCE`, `QUFLUX_MASTODON_REDIRECT_URL` | `https://mastodon.social` | Mastodon (on whenever token keys are set) |
+//!
+//! The worker logs which platforms are real and why the others go to the outbox
+//! ([`quflux_platforms::Platforms::summary`]). It refuses to start when X, LinkedIn or Meta is
+//! configured without `QUFLUX_TOKEN_KEYS`; with no token keys at all every platform goes to
+//! the outbox.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use quflux_core::services::{
-    NotificationService, PUBLISH_JOB, PublisherRegistry, PublishingService,
-};
+use quflux_core::services::{NotificationService, PUBLISH_JOB, PublishingService};
 use quflux_core::worker::{Worker, WorkerConfig};
-use quflux_core::{Clock, Error, Platform, Result, SystemClock};
-use quflux_platforms::outbox::OutboxPublisher;
+use quflux_core::{Clock, Error, Result, SystemClock};
+use quflux_platforms::Platforms;
 use quflux_store::Database;
 use quflux_store::fs::FsBlobStore;
 
@@ -44,22 +58,23 @@ async fn worker() -> Result<()> {
         .map_err(|_| {
             Error::Config("QUFLUX_WORKER_CONCURRENCY: expected a positive number".into())
         })?;
-    let mut registry = PublisherRegistry::new();
-    for platform in Platform::ALL {
-        registry.insert(Arc::new(
-            OutboxPublisher::builder()
-                .with_path(&outbox)
-                .with_platform(platform)
-                .build()?,
-        ));
+    let notifications = NotificationService::new(Vec::new(), clock.clone());
+    let platforms = Platforms::from_env()?.with_outbox_fallback(&outbox).build(
+        store.clone(),
+        store.clone(),
+        notifications.clone(),
+        clock.clone(),
+    )?;
+    for s in &platforms.summary.platforms {
+        tracing::info!(platform = s.platform.as_str(), state = %s.state, "{}", s.detail);
     }
     let blobs = Arc::new(FsBlobStore::new(setting("QUFLUX_FS_ROOT", "quflux-media"))?);
     let publishing = Arc::new(PublishingService::new(
         quflux_store::publishing_stores(&store),
         blobs,
         store.clone(),
-        registry,
-        NotificationService::new(Vec::new(), clock.clone()),
+        platforms.publishers,
+        notifications,
         clock,
     ));
     let config = WorkerConfig {
