@@ -48,7 +48,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         return Ok(());
     };
-    let config = BlueskyConfig::from_env();
+    let config = BlueskyConfig::from_env()?;
     println!("connecting {identifier} on {}", config.pds_url);
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);

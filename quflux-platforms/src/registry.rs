@@ -11,7 +11,8 @@
 //! |---|---|---|
 //! | X | `QUFLUX_X_CLIENT_ID` (and `QUFLUX_X_REDIRECT_URL`) | `QUFLUX_X_CLIENT_SECRET`, `QUFLUX_X_API_BASE` |
 //! | LinkedIn | `QUFLUX_LINKEDIN_CLIENT_ID` + `QUFLUX_LINKEDIN_CLIENT_SECRET` (and `QUFLUX_LINKEDIN_REDIRECT_URL`) | `QUFLUX_LINKEDIN_API_BASE`, `QUFLUX_LINKEDIN_OAUTH_BASE`, `QUFLUX_LINKEDIN_VERSION` |
-//! | Facebook, Instagram | `QUFLUX_META_APP_ID` + `QUFLUX_META_APP_SECRET` (and `QUFLUX_META_REDIRECT_URL`) | `QUFLUX_META_GRAPH_BASE`, `QUFLUX_META_API_VERSION`, `QUFLUX_META_DIALOG_URL`, `QUFLUX_PUBLIC_MEDIA_BASE_URL` (Instagram fetches media from there) |
+//! | Facebook | `QUFLUX_META_APP_ID` + `QUFLUX_META_APP_SECRET` (and `QUFLUX_META_REDIRECT_URL`) | `QUFLUX_META_GRAPH_BASE`, `QUFLUX_META_API_VERSION`, `QUFLUX_META_DIALOG_URL` |
+//! | Instagram | as Facebook, and `QUFLUX_PUBLIC_MEDIA_BASE_URL` (Instagram fetches every image and video from there) | |
 //! | Bluesky | always (app passwords) | `QUFLUX_BLUESKY_PDS_URL` (default `https://bsky.social`), `QUFLUX_BLUESKY_APP_VIEW_URL` |
 //! | Mastodon | always (an app is registered per instance) | `QUFLUX_MASTODON_INSTANCE` (default `https://mastodon.social`), `QUFLUX_MASTODON_REDIRECT_URL` |
 //!
@@ -69,11 +70,11 @@ use quflux_core::cipher::AesGcmCipher;
 use quflux_core::services::{NotificationService, PublisherRegistry};
 use quflux_core::{Cache, Clock, ConnectionStore, Error, Platform, Result, TokenCipher};
 
+use crate::common::vars::Vars;
 use crate::common::{ConnectionService, HttpConfig, RateBudgets, TokenManager};
 
 mod env;
 
-use env::Vars;
 pub use env::token_cipher_from_lookup;
 
 /// The token keys: `id:base64[,id:base64…]`; the first encrypts, every one decrypts.
@@ -257,23 +258,23 @@ impl Platforms {
         }
         #[cfg(feature = "twitter")]
         {
-            platforms.twitter = env::twitter_from(&vars, &get)?;
+            platforms.twitter = env::twitter_from(vars)?;
         }
         #[cfg(feature = "linkedin")]
         {
-            platforms.linkedin = env::linkedin_from(&vars)?;
+            platforms.linkedin = env::linkedin_from(vars)?;
         }
         #[cfg(feature = "meta")]
         {
-            platforms.meta = env::meta_from(&vars)?;
+            platforms.meta = env::meta_from(vars)?;
         }
         #[cfg(feature = "bluesky")]
         {
-            platforms.bluesky = env::bluesky_from(&vars)?;
+            platforms.bluesky = env::bluesky_from(vars)?;
         }
         #[cfg(feature = "mastodon")]
         {
-            platforms.mastodon = env::mastodon_from(&vars)?;
+            platforms.mastodon = env::mastodon_from(vars)?;
         }
         Ok(platforms)
     }
@@ -389,16 +390,21 @@ impl Platforms {
                 format!("Graph API {} at {}", c.api_version, c.graph_base)
             }),
             #[cfg(feature = "meta")]
-            Platform::Instagram => slot(&self.meta, |c| {
-                let media = match &c.media_url_base {
-                    Some(base) => format!("media served from {base}"),
-                    None if c.media_urls.is_some() => "custom media URLs".to_owned(),
-                    None => {
-                        "QUFLUX_PUBLIC_MEDIA_BASE_URL not set: Instagram cannot fetch the media, posts fail".to_owned()
-                    }
-                };
-                format!("Graph API {} at {}; {media}", c.api_version, c.graph_base)
-            }),
+            Platform::Instagram => match &self.meta {
+                // Instagram fetches every image and video from a public URL: without one every
+                // post would fail, so it is not real.
+                Slot::Set(c) if c.media_urls().is_none() => Err(format!(
+                    "{} not set (Instagram fetches the media from public URLs)",
+                    crate::meta::PUBLIC_MEDIA_BASE_URL_VAR
+                )),
+                meta => slot(meta, |c| {
+                    let media = match &c.media_url_base {
+                        Some(base) => format!("media served from {base}"),
+                        None => "custom media URLs".to_owned(),
+                    };
+                    format!("Graph API {} at {}; {media}", c.api_version, c.graph_base)
+                }),
+            },
             #[cfg(feature = "bluesky")]
             Platform::Bluesky => slot(&self.bluesky, |c| {
                 format!("AT Protocol, app passwords; default PDS {}", c.pds_url)
@@ -505,11 +511,13 @@ impl Platforms {
                 set.tokens.clone(),
                 cache.clone(),
             )?));
-            set.publishers.insert(Arc::new(InstagramPublisher::new(
-                &config,
-                set.tokens.clone(),
-                cache.clone(),
-            )?));
+            if real.contains(&Platform::Instagram) {
+                set.publishers.insert(Arc::new(InstagramPublisher::new(
+                    &config,
+                    set.tokens.clone(),
+                    cache.clone(),
+                )?));
+            }
             set.connections = set.connections.with_connector(connector);
         }
         #[cfg(feature = "bluesky")]

@@ -665,7 +665,7 @@ async fn secrets_stay_out_of_debug_output() {
         MetaConnector::new(env.config.clone()).unwrap()
     );
     assert!(!debug.contains("standin-app-secret"), "{debug}");
-    let env_config = MetaConfig::from_env();
+    let env_config = MetaConfig::from_env().unwrap();
     assert!(env_config.graph_url().ends_with("/v24.0"));
 }
 

@@ -1,6 +1,14 @@
 //! Settings of the Bluesky adapter.
 
+use quflux_core::Result;
+
 use crate::common::HttpConfig;
+use crate::common::vars::Vars;
+
+/// Variable naming the PDS (or entryway) to log in to (default `https://bsky.social`).
+pub const PDS_URL_VAR: &str = "QUFLUX_BLUESKY_PDS_URL";
+/// Variable naming an app view to resolve mention handles with.
+pub const APP_VIEW_URL_VAR: &str = "QUFLUX_BLUESKY_APP_VIEW_URL";
 
 /// Where the adapter talks to, and its HTTP settings.
 #[derive(Debug, Clone)]
@@ -31,15 +39,28 @@ impl Default for BlueskyConfig {
 }
 
 impl BlueskyConfig {
-    /// The defaults, with `QUFLUX_BLUESKY_PDS_URL` and `QUFLUX_BLUESKY_APP_VIEW_URL` applied
-    /// when set. Never fails.
-    pub fn from_env() -> Self {
+    /// The defaults, with [`PDS_URL_VAR`] and [`APP_VIEW_URL_VAR`] applied when set.
+    ///
+    /// # Errors
+    /// As [`from_lookup`](Self::from_lookup).
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`from_env`](Self::from_env), reading variables through `get` (blank values count
+    /// as unset).
+    ///
+    /// # Errors
+    /// [`Error::Config`](quflux_core::Error::Config) naming the variable when a URL is not
+    /// http(s).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let vars = Vars(&get);
         let mut config = Self::default();
-        if let Some(url) = var("QUFLUX_BLUESKY_PDS_URL") {
+        if let Some(url) = vars.url(PDS_URL_VAR)? {
             config.pds_url = url;
         }
-        config.app_view_url = var("QUFLUX_BLUESKY_APP_VIEW_URL");
-        config
+        config.app_view_url = vars.url(APP_VIEW_URL_VAR)?;
+        Ok(config)
     }
 
     /// Another PDS or entryway.
@@ -65,11 +86,4 @@ impl BlueskyConfig {
         self.http = http;
         self
     }
-}
-
-fn var(name: &str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
 }

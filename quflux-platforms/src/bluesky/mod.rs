@@ -25,7 +25,7 @@
 //! # async fn demo(tokens: std::sync::Arc<quflux_platforms::common::TokenManager>,
 //! #               budgets: quflux_platforms::common::RateBudgets) -> quflux_core::Result<()> {
 //! use quflux_platforms::bluesky::{BlueskyConfig, BlueskyPublisher};
-//! let publisher = BlueskyPublisher::new(BlueskyConfig::from_env(), tokens, budgets)?;
+//! let publisher = BlueskyPublisher::new(BlueskyConfig::from_env()?, tokens, budgets)?;
 //! # Ok(()) }
 //! ```
 
@@ -40,7 +40,7 @@ mod xrpc;
 
 use std::time::Duration;
 
-pub use config::BlueskyConfig;
+pub use config::{APP_VIEW_URL_VAR, BlueskyConfig, PDS_URL_VAR};
 pub use connector::{BlueskyConnector, PDS_URL_KEY};
 pub use publisher::BlueskyPublisher;
 

@@ -9,6 +9,7 @@ pub mod http;
 pub mod oauth;
 pub mod rate;
 pub mod tokens;
+pub(crate) mod vars;
 
 pub use connect::{
     AuthorizeOptions, ConnectedAccount, ConnectionService, ConnectionStart, Connector,

@@ -5,6 +5,20 @@ use std::time::Duration;
 use quflux_core::{Error, Result, Secret};
 
 use crate::common::HttpConfig;
+use crate::common::vars::Vars;
+
+/// Variable holding the app's client id (required).
+pub const CLIENT_ID_VAR: &str = "QUFLUX_LINKEDIN_CLIENT_ID";
+/// Variable holding the app's client secret (required).
+pub const CLIENT_SECRET_VAR: &str = "QUFLUX_LINKEDIN_CLIENT_SECRET";
+/// Variable holding the registered redirect URL (required).
+pub const REDIRECT_URL_VAR: &str = "QUFLUX_LINKEDIN_REDIRECT_URL";
+/// Variable holding another REST API base (optional, a stand-in).
+pub const API_BASE_VAR: &str = "QUFLUX_LINKEDIN_API_BASE";
+/// Variable holding another OAuth base (optional, a stand-in).
+pub const OAUTH_BASE_VAR: &str = "QUFLUX_LINKEDIN_OAUTH_BASE";
+/// Variable holding another `LinkedIn-Version` (optional, `YYYYMM`).
+pub const VERSION_VAR: &str = "QUFLUX_LINKEDIN_VERSION";
 
 /// Default REST API base.
 pub const DEFAULT_API_BASE: &str = "https://api.linkedin.com";
@@ -69,29 +83,43 @@ impl LinkedInConfig {
         }
     }
 
-    /// Reads `QUFLUX_LINKEDIN_CLIENT_ID`, `QUFLUX_LINKEDIN_CLIENT_SECRET`,
-    /// `QUFLUX_LINKEDIN_REDIRECT_URL` (required) and `QUFLUX_LINKEDIN_API_BASE`,
-    /// `QUFLUX_LINKEDIN_OAUTH_BASE`, `QUFLUX_LINKEDIN_VERSION` (optional).
+    /// Reads [`CLIENT_ID_VAR`], [`CLIENT_SECRET_VAR`], [`REDIRECT_URL_VAR`] (required) and
+    /// [`API_BASE_VAR`], [`OAUTH_BASE_VAR`], [`VERSION_VAR`] (optional).
     ///
     /// # Errors
-    /// [`Error::Config`] naming the first missing variable.
+    /// As [`from_lookup`](Self::from_lookup).
     pub fn from_env() -> Result<Self> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let required = |name: &str| {
-            var(name).ok_or_else(|| Error::Config(format!("linkedin: {name} is not set")))
-        };
-        let mut config = Self::new(
-            required("QUFLUX_LINKEDIN_CLIENT_ID")?,
-            Secret::new(required("QUFLUX_LINKEDIN_CLIENT_SECRET")?),
-            required("QUFLUX_LINKEDIN_REDIRECT_URL")?,
-        );
-        if let Some(base) = var("QUFLUX_LINKEDIN_API_BASE") {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`from_env`](Self::from_env), reading variables through `get` (blank values count
+    /// as unset).
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the variable: the first missing required one, a URL that is
+    /// not http(s), or a version that is not `YYYYMM`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let vars = Vars(&get);
+        let missing = |name: &str| Error::Config(format!("linkedin: {name} is not set"));
+        let required = |name: &str| vars.get(name).ok_or_else(|| missing(name));
+        let client_id = required(CLIENT_ID_VAR)?;
+        let client_secret = Secret::new(required(CLIENT_SECRET_VAR)?);
+        let redirect_url = vars
+            .url(REDIRECT_URL_VAR)?
+            .ok_or_else(|| missing(REDIRECT_URL_VAR))?;
+        let mut config = Self::new(client_id, client_secret, redirect_url);
+        if let Some(base) = vars.url(API_BASE_VAR)? {
             config.api_base = base;
         }
-        if let Some(base) = var("QUFLUX_LINKEDIN_OAUTH_BASE") {
+        if let Some(base) = vars.url(OAUTH_BASE_VAR)? {
             config.oauth_base = base;
         }
-        if let Some(version) = var("QUFLUX_LINKEDIN_VERSION") {
+        if let Some(version) = vars.get(VERSION_VAR) {
+            if version.len() != 6 || !version.chars().all(|c| c.is_ascii_digit()) {
+                return Err(Error::Config(format!(
+                    "{VERSION_VAR}: expected YYYYMM, e.g. 202608"
+                )));
+            }
             config.version = version;
         }
         Ok(config)

@@ -40,8 +40,9 @@ mod little;
 mod publisher;
 
 pub use config::{
-    DEFAULT_API_BASE, DEFAULT_DAILY_POST_LIMIT, DEFAULT_OAUTH_BASE, DEFAULT_SCOPES,
-    DEFAULT_VERSION, LinkedInConfig,
+    API_BASE_VAR, CLIENT_ID_VAR, CLIENT_SECRET_VAR, DEFAULT_API_BASE, DEFAULT_DAILY_POST_LIMIT,
+    DEFAULT_OAUTH_BASE, DEFAULT_SCOPES, DEFAULT_VERSION, LinkedInConfig, OAUTH_BASE_VAR,
+    REDIRECT_URL_VAR, VERSION_VAR,
 };
 pub use connector::{AUTHOR_URN_KEY, LinkedInConnector, split_scopes};
 pub use error::{classify, duplicate_urn, is_duplicate, next_utc_midnight, throttle_wait};

@@ -5,6 +5,7 @@ use std::time::Duration;
 use quflux_core::{Error, Result};
 
 use crate::common::HttpConfig;
+use crate::common::vars::Vars;
 
 /// Environment variable naming the default instance.
 pub const INSTANCE_VAR: &str = "QUFLUX_MASTODON_INSTANCE";
@@ -59,18 +60,29 @@ impl MastodonConfig {
     /// Defaults, with [`INSTANCE_VAR`] and [`REDIRECT_URL_VAR`] applied when set.
     ///
     /// # Errors
-    /// [`Error::Config`] when the instance URL is malformed.
+    /// As [`from_lookup`](Self::from_lookup).
     pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`from_env`](Self::from_env), reading variables through `get` (blank values count
+    /// as unset).
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the variable when the instance is not a host or http(s) URL
+    /// without a path, or the redirect URL is not http(s).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let vars = Vars(&get);
         let mut config = Self::default();
-        if let Ok(v) = std::env::var(INSTANCE_VAR)
-            && !v.trim().is_empty()
-        {
-            config.instance_url = normalize_instance(&v)?;
+        if let Some(instance) = vars.get(INSTANCE_VAR) {
+            config.instance_url = normalize_instance(&instance).map_err(|_| {
+                Error::Config(format!(
+                    "{INSTANCE_VAR}: expected an instance host or http(s) URL without a path"
+                ))
+            })?;
         }
-        if let Ok(v) = std::env::var(REDIRECT_URL_VAR)
-            && !v.trim().is_empty()
-        {
-            config.redirect_url = v.trim().to_owned();
+        if let Some(url) = vars.url(REDIRECT_URL_VAR)? {
+            config.redirect_url = url;
         }
         Ok(config)
     }

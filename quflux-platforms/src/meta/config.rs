@@ -8,6 +8,22 @@ use serde::Deserialize;
 
 use crate::common::HttpConfig;
 use crate::common::http::join;
+use crate::common::vars::Vars;
+
+/// Variable holding the app id.
+pub const APP_ID_VAR: &str = "QUFLUX_META_APP_ID";
+/// Variable holding the app secret.
+pub const APP_SECRET_VAR: &str = "QUFLUX_META_APP_SECRET";
+/// Variable holding the OAuth redirect URL registered with the app.
+pub const REDIRECT_URL_VAR: &str = "QUFLUX_META_REDIRECT_URL";
+/// Variable holding another Graph API host (a stand-in).
+pub const GRAPH_BASE_VAR: &str = "QUFLUX_META_GRAPH_BASE";
+/// Variable holding another Graph API version (`v24.0`).
+pub const API_VERSION_VAR: &str = "QUFLUX_META_API_VERSION";
+/// Variable holding another login dialog URL.
+pub const DIALOG_URL_VAR: &str = "QUFLUX_META_DIALOG_URL";
+/// Variable holding the base URL under which media files are public (Instagram fetches them).
+pub const PUBLIC_MEDIA_BASE_URL_VAR: &str = "QUFLUX_PUBLIC_MEDIA_BASE_URL";
 
 /// The Graph API version this adapter is written against (README §3).
 pub const DEFAULT_API_VERSION: &str = "v24.0";
@@ -52,10 +68,11 @@ impl MediaUrls for BaseUrlMedia {
 
 /// Settings of the Meta adapter (connector and both publishers).
 ///
-/// `from_env()` reads `QUFLUX_META_APP_ID`, `QUFLUX_META_APP_SECRET`,
-/// `QUFLUX_META_REDIRECT_URL`, `QUFLUX_META_GRAPH_BASE`, `QUFLUX_META_API_VERSION`,
-/// `QUFLUX_META_DIALOG_URL` and `QUFLUX_PUBLIC_MEDIA_BASE_URL`; it never fails, and
-/// [`MetaConfig::validate`] names what is missing.
+/// [`from_env`](MetaConfig::from_env) (or [`from_lookup`](MetaConfig::from_lookup)) reads
+/// `QUFLUX_META_APP_ID`, `QUFLUX_META_APP_SECRET`, `QUFLUX_META_REDIRECT_URL`,
+/// `QUFLUX_META_GRAPH_BASE`, `QUFLUX_META_API_VERSION`, `QUFLUX_META_DIALOG_URL` and
+/// `QUFLUX_PUBLIC_MEDIA_BASE_URL`; it fails only on a malformed value, and
+/// [`MetaConfig::validate_app`] names what is missing.
 #[derive(Clone, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
@@ -137,35 +154,60 @@ impl Default for MetaConfig {
     }
 }
 
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
 impl MetaConfig {
     /// Defaults.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Reads the `QUFLUX_META_*` variables and `QUFLUX_PUBLIC_MEDIA_BASE_URL`.
-    pub fn from_env() -> Self {
+    /// Reads [`APP_ID_VAR`], [`APP_SECRET_VAR`], [`REDIRECT_URL_VAR`], [`GRAPH_BASE_VAR`],
+    /// [`API_VERSION_VAR`], [`DIALOG_URL_VAR`] and [`PUBLIC_MEDIA_BASE_URL_VAR`]; every one is
+    /// optional (an unset one keeps its default).
+    ///
+    /// # Errors
+    /// As [`from_lookup`](Self::from_lookup).
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`from_env`](Self::from_env), reading variables through `get` (blank values count
+    /// as unset). A missing app id, secret or redirect URL is not an error here;
+    /// [`validate_app`](Self::validate_app) names it.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the variable: a URL that is not http(s), or an API version not
+    /// like `v24.0`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let vars = Vars(&get);
         let mut c = Self::default();
-        if let Some(v) = var("QUFLUX_META_APP_ID") {
+        if let Some(v) = vars.get(APP_ID_VAR) {
             c.app_id = v;
         }
-        c.app_secret = var("QUFLUX_META_APP_SECRET").map(Secret::new);
-        if let Some(v) = var("QUFLUX_META_REDIRECT_URL") {
+        c.app_secret = vars.get(APP_SECRET_VAR).map(Secret::new);
+        if let Some(v) = vars.url(REDIRECT_URL_VAR)? {
             c.redirect_url = v;
         }
-        if let Some(v) = var("QUFLUX_META_GRAPH_BASE") {
+        if let Some(v) = vars.url(GRAPH_BASE_VAR)? {
             c.graph_base = v;
         }
-        if let Some(v) = var("QUFLUX_META_API_VERSION") {
-            c.api_version = v;
+        if let Some(version) = vars.get(API_VERSION_VAR) {
+            let ok = version.strip_prefix('v').is_some_and(|rest| {
+                rest.split_once('.').is_some_and(|(a, b)| {
+                    !a.is_empty()
+                        && !b.is_empty()
+                        && a.chars().chain(b.chars()).all(|c| c.is_ascii_digit())
+                })
+            });
+            if !ok {
+                return Err(Error::Config(format!(
+                    "{API_VERSION_VAR}: expected a Graph API version like v24.0"
+                )));
+            }
+            c.api_version = version;
         }
-        c.dialog_url = var("QUFLUX_META_DIALOG_URL");
-        c.media_url_base = var("QUFLUX_PUBLIC_MEDIA_BASE_URL");
-        c
+        c.dialog_url = vars.url(DIALOG_URL_VAR)?;
+        c.media_url_base = vars.url(PUBLIC_MEDIA_BASE_URL_VAR)?;
+        Ok(c)
     }
 
     /// Sets the Graph API host.

@@ -26,7 +26,7 @@
 //! # async fn demo(tokens: std::sync::Arc<quflux_platforms::common::TokenManager>,
 //! #   cache: std::sync::Arc<dyn quflux_core::Cache>) -> quflux_core::Result<()> {
 //! use quflux_platforms::meta::{FacebookPublisher, MetaConfig, MetaConnector};
-//! let config = MetaConfig::from_env();
+//! let config = MetaConfig::from_env()?;
 //! let connector = MetaConnector::new(config.clone())?;
 //! let facebook = FacebookPublisher::new(&config, tokens, cache)?;
 //! # let _ = (connector, facebook); Ok(()) }
@@ -41,7 +41,9 @@ mod instagram;
 mod rules;
 
 pub use config::{
-    BaseUrlMedia, DEFAULT_API_VERSION, DEFAULT_GRAPH_BASE, DEFAULT_SCOPES, MediaUrls, MetaConfig,
+    API_VERSION_VAR, APP_ID_VAR, APP_SECRET_VAR, BaseUrlMedia, DEFAULT_API_VERSION,
+    DEFAULT_GRAPH_BASE, DEFAULT_SCOPES, DIALOG_URL_VAR, GRAPH_BASE_VAR, MediaUrls, MetaConfig,
+    PUBLIC_MEDIA_BASE_URL_VAR, REDIRECT_URL_VAR,
 };
 pub use connector::MetaConnector;
 pub use error::{DEFAULT_THROTTLE_WAIT, PUBLISH_CAP_WAIT};

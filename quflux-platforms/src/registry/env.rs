@@ -1,52 +1,25 @@
-//! Reading the variables: per-platform settings and the token keys.
+//! Reading the variables: which platforms are configured, and the token keys. Each platform's
+//! own variables are read by its config's `from_lookup`; only the decision "configured or
+//! not" (and a partly configured app) is made here.
 
 use quflux_core::cipher::{AesGcmCipher, decode_key};
 use quflux_core::{Error, Result, Secret};
 
 use super::{Slot, TOKEN_KEYS_VAR};
+use crate::common::vars::Vars;
 
-/// Environment-like variables read through a lookup; blank values count as unset.
-pub(super) struct Vars<'a>(pub(super) &'a dyn Fn(&str) -> Option<String>);
-
-impl Vars<'_> {
-    pub(super) fn get(&self, name: &str) -> Option<String> {
-        (self.0)(name)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
+/// `false` when none of `intent` is set; an error naming the first missing variable of
+/// `required` when only some are.
+fn app(vars: Vars<'_>, label: &str, intent: &[&str], required: &[&str]) -> Result<bool> {
+    if !intent.iter().any(|n| vars.is_set(n)) {
+        return Ok(false);
     }
-
-    fn is_set(&self, name: &str) -> bool {
-        self.get(name).is_some()
-    }
-
-    /// An optional http(s) URL. The value is not repeated in the error (it may carry userinfo).
-    pub(super) fn url(&self, name: &str) -> Result<Option<String>> {
-        let Some(value) = self.get(name) else {
-            return Ok(None);
-        };
-        let url = url::Url::parse(&value)
-            .map_err(|e| Error::Config(format!("{name}: not a valid URL ({e})")))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err(Error::Config(format!(
-                "{name}: expected an http(s) URL with a host"
-            )));
-        }
-        Ok(Some(value))
-    }
-
-    /// `false` when none of `intent` is set; an error naming the first missing variable of
-    /// `required` when only some are.
-    fn app(&self, label: &str, intent: &[&str], required: &[&str]) -> Result<bool> {
-        if !intent.iter().any(|n| self.is_set(n)) {
-            return Ok(false);
-        }
-        match required.iter().find(|n| !self.is_set(n)) {
-            Some(missing) => Err(Error::Config(format!(
-                "{missing} is not set ({label} is partly configured: set it, or unset {})",
-                intent.join(" and ")
-            ))),
-            None => Ok(true),
-        }
+    match required.iter().find(|n| !vars.is_set(n)) {
+        Some(missing) => Err(Error::Config(format!(
+            "{missing} is not set ({label} is partly configured: set it, or unset {})",
+            intent.join(" and ")
+        ))),
+        None => Ok(true),
     }
 }
 
@@ -98,123 +71,50 @@ pub fn token_cipher_from_lookup(
 }
 
 #[cfg(feature = "twitter")]
-pub(super) fn twitter_from(
-    vars: &Vars<'_>,
-    get: &dyn Fn(&str) -> Option<String>,
-) -> Result<Slot<crate::twitter::XConfig>> {
-    const ID: &str = "QUFLUX_X_CLIENT_ID";
-    if !vars.app(
+pub(super) fn twitter_from(vars: Vars<'_>) -> Result<Slot<crate::twitter::XConfig>> {
+    use crate::twitter::{CLIENT_ID_VAR, CLIENT_SECRET_VAR, REDIRECT_URL_VAR, XConfig};
+    if !app(
+        vars,
         "X",
-        &[ID, "QUFLUX_X_CLIENT_SECRET"],
-        &[ID, "QUFLUX_X_REDIRECT_URL"],
+        &[CLIENT_ID_VAR, CLIENT_SECRET_VAR],
+        &[CLIENT_ID_VAR, REDIRECT_URL_VAR],
     )? {
-        return Ok(Slot::unset(format!("{ID} not set")));
+        return Ok(Slot::unset(format!("{CLIENT_ID_VAR} not set")));
     }
-    vars.url("QUFLUX_X_REDIRECT_URL")?;
-    vars.url("QUFLUX_X_API_BASE")?;
-    crate::twitter::XConfig::from_lookup(get).map(Slot::Set)
+    XConfig::from_lookup(vars.0).map(Slot::Set)
 }
 
 #[cfg(feature = "linkedin")]
-pub(super) fn linkedin_from(vars: &Vars<'_>) -> Result<Slot<crate::linkedin::LinkedInConfig>> {
-    const ID: &str = "QUFLUX_LINKEDIN_CLIENT_ID";
-    const SECRET: &str = "QUFLUX_LINKEDIN_CLIENT_SECRET";
-    const REDIRECT: &str = "QUFLUX_LINKEDIN_REDIRECT_URL";
-    if !vars.app("LinkedIn", &[ID, SECRET], &[ID, SECRET, REDIRECT])? {
-        return Ok(Slot::unset(format!("{ID} and {SECRET} not set")));
+pub(super) fn linkedin_from(vars: Vars<'_>) -> Result<Slot<crate::linkedin::LinkedInConfig>> {
+    use crate::linkedin::{CLIENT_ID_VAR, CLIENT_SECRET_VAR, LinkedInConfig, REDIRECT_URL_VAR};
+    let (id, secret) = (CLIENT_ID_VAR, CLIENT_SECRET_VAR);
+    if !app(
+        vars,
+        "LinkedIn",
+        &[id, secret],
+        &[id, secret, REDIRECT_URL_VAR],
+    )? {
+        return Ok(Slot::unset(format!("{id} and {secret} not set")));
     }
-    let (Some(id), Some(secret), Some(redirect)) =
-        (vars.get(ID), vars.get(SECRET), vars.url(REDIRECT)?)
-    else {
-        return Err(Error::Config(format!("{REDIRECT} is not set")));
-    };
-    let mut config = crate::linkedin::LinkedInConfig::new(id, Secret::new(secret), redirect);
-    if let Some(base) = vars.url("QUFLUX_LINKEDIN_API_BASE")? {
-        config = config.with_api_base(base);
-    }
-    if let Some(base) = vars.url("QUFLUX_LINKEDIN_OAUTH_BASE")? {
-        config = config.with_oauth_base(base);
-    }
-    if let Some(version) = vars.get("QUFLUX_LINKEDIN_VERSION") {
-        if version.len() != 6 || !version.chars().all(|c| c.is_ascii_digit()) {
-            return Err(Error::Config(
-                "QUFLUX_LINKEDIN_VERSION: expected YYYYMM, e.g. 202608".into(),
-            ));
-        }
-        config = config.with_version(version);
-    }
-    Ok(Slot::Set(config))
+    LinkedInConfig::from_lookup(vars.0).map(Slot::Set)
 }
 
 #[cfg(feature = "meta")]
-pub(super) fn meta_from(vars: &Vars<'_>) -> Result<Slot<crate::meta::MetaConfig>> {
-    const ID: &str = "QUFLUX_META_APP_ID";
-    const SECRET: &str = "QUFLUX_META_APP_SECRET";
-    const REDIRECT: &str = "QUFLUX_META_REDIRECT_URL";
-    if !vars.app("Meta", &[ID, SECRET], &[ID, SECRET, REDIRECT])? {
-        return Ok(Slot::unset(format!("{ID} and {SECRET} not set")));
+pub(super) fn meta_from(vars: Vars<'_>) -> Result<Slot<crate::meta::MetaConfig>> {
+    use crate::meta::{APP_ID_VAR, APP_SECRET_VAR, MetaConfig, REDIRECT_URL_VAR};
+    let (id, secret) = (APP_ID_VAR, APP_SECRET_VAR);
+    if !app(vars, "Meta", &[id, secret], &[id, secret, REDIRECT_URL_VAR])? {
+        return Ok(Slot::unset(format!("{id} and {secret} not set")));
     }
-    let (Some(id), Some(secret), Some(redirect)) =
-        (vars.get(ID), vars.get(SECRET), vars.url(REDIRECT)?)
-    else {
-        return Err(Error::Config(format!("{REDIRECT} is not set")));
-    };
-    let mut config = crate::meta::MetaConfig::new()
-        .with_app(id, Secret::new(secret))
-        .with_redirect_url(redirect);
-    if let Some(base) = vars.url("QUFLUX_META_GRAPH_BASE")? {
-        config = config.with_graph_base(base);
-    }
-    if let Some(version) = vars.get("QUFLUX_META_API_VERSION") {
-        let ok = version.strip_prefix('v').is_some_and(|rest| {
-            rest.split_once('.').is_some_and(|(a, b)| {
-                !a.is_empty()
-                    && !b.is_empty()
-                    && a.chars().chain(b.chars()).all(|c| c.is_ascii_digit())
-            })
-        });
-        if !ok {
-            return Err(Error::Config(
-                "QUFLUX_META_API_VERSION: expected a Graph API version like v24.0".into(),
-            ));
-        }
-        config = config.with_api_version(version);
-    }
-    if let Some(url) = vars.url("QUFLUX_META_DIALOG_URL")? {
-        config = config.with_dialog_url(url);
-    }
-    if let Some(base) = vars.url("QUFLUX_PUBLIC_MEDIA_BASE_URL")? {
-        config = config.with_media_url_base(base);
-    }
-    Ok(Slot::Set(config))
+    MetaConfig::from_lookup(vars.0).map(Slot::Set)
 }
 
 #[cfg(feature = "bluesky")]
-pub(super) fn bluesky_from(vars: &Vars<'_>) -> Result<Slot<crate::bluesky::BlueskyConfig>> {
-    let mut config = crate::bluesky::BlueskyConfig::default();
-    if let Some(url) = vars.url("QUFLUX_BLUESKY_PDS_URL")? {
-        config = config.with_pds_url(url);
-    }
-    if let Some(url) = vars.url("QUFLUX_BLUESKY_APP_VIEW_URL")? {
-        config = config.with_app_view_url(url);
-    }
-    Ok(Slot::Set(config))
+pub(super) fn bluesky_from(vars: Vars<'_>) -> Result<Slot<crate::bluesky::BlueskyConfig>> {
+    crate::bluesky::BlueskyConfig::from_lookup(vars.0).map(Slot::Set)
 }
 
 #[cfg(feature = "mastodon")]
-pub(super) fn mastodon_from(vars: &Vars<'_>) -> Result<Slot<crate::mastodon::MastodonConfig>> {
-    use crate::mastodon::{INSTANCE_VAR, MastodonConfig, REDIRECT_URL_VAR, normalize_instance};
-    let mut config = MastodonConfig::default();
-    if let Some(instance) = vars.get(INSTANCE_VAR) {
-        let instance = normalize_instance(&instance).map_err(|_| {
-            Error::Config(format!(
-                "{INSTANCE_VAR}: expected an instance host or http(s) URL without a path"
-            ))
-        })?;
-        config = config.with_instance(instance);
-    }
-    if let Some(url) = vars.url(REDIRECT_URL_VAR)? {
-        config = config.with_redirect_url(url);
-    }
-    Ok(Slot::Set(config))
+pub(super) fn mastodon_from(vars: Vars<'_>) -> Result<Slot<crate::mastodon::MastodonConfig>> {
+    crate::mastodon::MastodonConfig::from_lookup(vars.0).map(Slot::Set)
 }

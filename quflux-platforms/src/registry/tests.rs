@@ -260,3 +260,98 @@ fn the_summary_never_contains_secrets() {
         texts[0]
     );
 }
+
+#[test]
+fn instagram_without_a_public_media_base_url_is_not_real() {
+    let keys = format!("k1:{}", key(1));
+    let meta = [
+        (TOKEN_KEYS_VAR, keys.as_str()),
+        ("QUFLUX_META_APP_ID", "1234"),
+        ("QUFLUX_META_APP_SECRET", "meta-secret"),
+        ("QUFLUX_META_REDIRECT_URL", "https://app.example/meta"),
+    ];
+    let platforms = Platforms::from_lookup(lookup(&meta)).unwrap();
+    let summary = platforms.summary();
+    assert_eq!(
+        summary.get(Platform::Facebook).unwrap().state,
+        PlatformState::Real
+    );
+    let instagram = summary.get(Platform::Instagram).unwrap();
+    assert_eq!(instagram.state, PlatformState::Off, "{summary}");
+    assert!(
+        instagram.detail.contains("QUFLUX_PUBLIC_MEDIA_BASE_URL"),
+        "{summary}"
+    );
+    let set = build(&platforms).unwrap();
+    assert!(set.publishers.get(Platform::Facebook).is_some());
+    assert!(set.publishers.get(Platform::Instagram).is_none());
+
+    // With the outbox fallback Instagram goes there, naming the variable.
+    let dir = tempfile::tempdir().unwrap();
+    let set = build(&platforms.with_outbox_fallback(dir.path().join("o.jsonl"))).unwrap();
+    let instagram = set.summary.get(Platform::Instagram).unwrap();
+    assert_eq!(instagram.state, PlatformState::Outbox);
+    assert!(instagram.detail.contains("QUFLUX_PUBLIC_MEDIA_BASE_URL"));
+    let publisher = set.publishers.get(Platform::Instagram).unwrap();
+    assert!(format!("{publisher:?}").contains("Outbox"), "{publisher:?}");
+    let facebook = set.publishers.get(Platform::Facebook).unwrap();
+    assert!(!format!("{facebook:?}").contains("Outbox"), "{facebook:?}");
+
+    // A base URL (or a custom mapping) makes it real.
+    let mut with_media = meta.to_vec();
+    with_media.push(("QUFLUX_PUBLIC_MEDIA_BASE_URL", "https://cdn.example/m"));
+    let platforms = Platforms::from_lookup(lookup(&with_media)).unwrap();
+    assert!(platforms.summary().real().contains(&Platform::Instagram));
+    let custom = crate::meta::MetaConfig::from_lookup(lookup(&meta))
+        .unwrap()
+        .with_media_urls(Arc::new(crate::meta::BaseUrlMedia::new(
+            "https://cdn.example",
+        )));
+    let platforms = Platforms::new()
+        .with_cipher(Arc::new(AesGcmCipher::random("t")))
+        .with_meta(custom);
+    assert!(platforms.summary().real().contains(&Platform::Instagram));
+}
+
+#[test]
+fn platform_variables_are_read_by_each_configs_from_lookup() {
+    let mut vars = vec![
+        ("QUFLUX_LINKEDIN_CLIENT_ID", "li"),
+        ("QUFLUX_LINKEDIN_CLIENT_SECRET", "li-secret"),
+        ("QUFLUX_LINKEDIN_REDIRECT_URL", "https://app.example/li"),
+        ("QUFLUX_LINKEDIN_API_BASE", "not a url"),
+    ];
+    // The registry's error is the config's own.
+    let direct = crate::linkedin::LinkedInConfig::from_lookup(lookup(&vars)).unwrap_err();
+    let e = config_error(&vars);
+    assert!(e.contains("QUFLUX_LINKEDIN_API_BASE"), "{e}");
+    assert_eq!(e, direct.to_string());
+
+    // And what the registry builds is what the config reads.
+    vars.pop();
+    vars.push(("QUFLUX_LINKEDIN_API_BASE", "http://127.0.0.1:9"));
+    vars.push(("QUFLUX_LINKEDIN_VERSION", "202501"));
+    vars.push(("QUFLUX_BLUESKY_PDS_URL", "http://127.0.0.1:7"));
+    vars.push(("QUFLUX_MASTODON_INSTANCE", "Example.Social/"));
+    let platforms = Platforms::from_lookup(lookup(&vars)).unwrap();
+    let summary = platforms
+        .with_cipher(Arc::new(AesGcmCipher::random("t")))
+        .summary();
+    let linkedin = crate::linkedin::LinkedInConfig::from_lookup(lookup(&vars)).unwrap();
+    assert_eq!(
+        (linkedin.api_base.as_str(), linkedin.version.as_str()),
+        ("http://127.0.0.1:9", "202501")
+    );
+    let detail = &summary.get(Platform::Linkedin).unwrap().detail;
+    assert!(
+        detail.contains(&linkedin.api_base) && detail.contains(&linkedin.version),
+        "{detail}"
+    );
+    let bluesky = crate::bluesky::BlueskyConfig::from_lookup(lookup(&vars)).unwrap();
+    let detail = &summary.get(Platform::Bluesky).unwrap().detail;
+    assert!(detail.contains(&bluesky.pds_url), "{detail}");
+    let mastodon = crate::mastodon::MastodonConfig::from_lookup(lookup(&vars)).unwrap();
+    assert_eq!(mastodon.instance_url, "https://example.social");
+    let detail = &summary.get(Platform::Mastodon).unwrap().detail;
+    assert!(detail.contains(&mastodon.instance_url), "{detail}");
+}

@@ -5,6 +5,7 @@ use std::time::Duration;
 use quflux_core::{Error, Result, Secret};
 
 use crate::common::http::join;
+use crate::common::vars::Vars;
 use crate::common::{ClientAuth, HttpConfig, OAuthApp};
 
 use super::{SCOPES, SERVICE};
@@ -37,6 +38,14 @@ pub struct XConfig {
 pub const DEFAULT_API_BASE: &str = "https://api.x.com";
 /// Default authorize page.
 pub const DEFAULT_AUTHORIZE_URL: &str = "https://x.com/i/oauth2/authorize";
+/// Variable holding the OAuth client id (required).
+pub const CLIENT_ID_VAR: &str = "QUFLUX_X_CLIENT_ID";
+/// Variable holding the OAuth client secret (optional: confidential clients).
+pub const CLIENT_SECRET_VAR: &str = "QUFLUX_X_CLIENT_SECRET";
+/// Variable holding the redirect URL (required).
+pub const REDIRECT_URL_VAR: &str = "QUFLUX_X_REDIRECT_URL";
+/// Variable holding another API base (optional, a stand-in).
+pub const API_BASE_VAR: &str = "QUFLUX_X_API_BASE";
 
 impl XConfig {
     /// A configuration for the real X with the given registration.
@@ -54,31 +63,33 @@ impl XConfig {
         }
     }
 
-    /// Reads `QUFLUX_X_CLIENT_ID`, `QUFLUX_X_REDIRECT_URL` (required), `QUFLUX_X_CLIENT_SECRET`
-    /// and `QUFLUX_X_API_BASE` (optional).
+    /// Reads [`CLIENT_ID_VAR`], [`REDIRECT_URL_VAR`] (required), [`CLIENT_SECRET_VAR`] and
+    /// [`API_BASE_VAR`] (optional).
     ///
     /// # Errors
-    /// [`Error::Config`] naming the missing variable.
+    /// As [`from_lookup`](Self::from_lookup).
     pub fn from_env() -> Result<Self> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// Like [`from_env`](Self::from_env), reading variables through `get`.
+    /// Like [`from_env`](Self::from_env), reading variables through `get` (blank values count
+    /// as unset).
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the variable: a required one missing, or a URL that is not
+    /// http(s).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let var = |name: &str| {
-            get(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let required = |name: &str| {
-            var(name).ok_or_else(|| Error::Config(format!("{name} is not set (X adapter)")))
-        };
-        let mut config = Self::new(
-            required("QUFLUX_X_CLIENT_ID")?,
-            required("QUFLUX_X_REDIRECT_URL")?,
-        );
-        config.client_secret = var("QUFLUX_X_CLIENT_SECRET").map(Secret::new);
-        if let Some(base) = var("QUFLUX_X_API_BASE") {
+        let vars = Vars(&get);
+        let missing = |name: &str| Error::Config(format!("{name} is not set (X adapter)"));
+        let client_id = vars
+            .get(CLIENT_ID_VAR)
+            .ok_or_else(|| missing(CLIENT_ID_VAR))?;
+        let redirect_url = vars
+            .url(REDIRECT_URL_VAR)?
+            .ok_or_else(|| missing(REDIRECT_URL_VAR))?;
+        let mut config = Self::new(client_id, redirect_url);
+        config.client_secret = vars.get(CLIENT_SECRET_VAR).map(Secret::new);
+        if let Some(base) = vars.url(API_BASE_VAR)? {
             config.api_base = base;
         }
         Ok(config)

@@ -31,7 +31,10 @@ mod publisher;
 mod wire;
 
 pub use classify::{classify, retry_after};
-pub use config::{DEFAULT_API_BASE, DEFAULT_AUTHORIZE_URL, XConfig};
+pub use config::{
+    API_BASE_VAR, CLIENT_ID_VAR, CLIENT_SECRET_VAR, DEFAULT_API_BASE, DEFAULT_AUTHORIZE_URL,
+    REDIRECT_URL_VAR, XConfig,
+};
 pub use connector::XConnector;
 pub use publisher::{CREATE_LIMIT, DELETE_LIMIT, TIMELINE_LIMIT, XPublisher, create_body};
 

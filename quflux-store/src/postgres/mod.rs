@@ -49,16 +49,19 @@
 //!   every job without a key with one `INSERT … SELECT FROM UNNEST(…)`, and the keyed ones in
 //!   order in the same transaction. A single `enqueue` without a key joins the enqueues of
 //!   other tasks in flight at the same moment into one such statement and commit (it still
-//!   returns once its job is committed). A unique key is one `INSERT … ON CONFLICT DO UPDATE
-//!   … WHERE state <> 'running'`, plus a lookup when the holder runs (`AlreadyRunning`).
+//!   returns once its job is committed); one group is in flight at a time. A unique key is one
+//!   `INSERT … ON CONFLICT DO UPDATE … WHERE state <> 'running'`, plus a lookup when the
+//!   holder runs (`AlreadyRunning`).
 //! - **Wake-ups**: enqueues, releases and requeues wake this process's waiters at once and send
 //!   `NOTIFY quflux_jobs, '<queue>'` to the others. `wait_for_change` listens on a connection of
-//!   its own (`LISTEN quflux_jobs`, started by the first wait, reconnecting on failure). The
-//!   notification is sent right *after* the change commits, coalesced per queue with at most
-//!   one in flight, and not inside the writing transaction: PostgreSQL serialises the commits
-//!   of every notifying transaction on one lock held across the WAL flush, which measured 8×
-//!   fewer single-job enqueues per second. If the process dies between the commit and the
-//!   notification, other workers find the job at their next wake-up.
+//!   its own (`LISTEN quflux_jobs`, started by the first wait, reconnecting on failure). A
+//!   group of single enqueues sends its notification from its own statement, so it commits
+//!   with the jobs. Everything else notifies right *after* the change commits, coalesced per
+//!   queue with at most one in flight: PostgreSQL serialises the commits of every notifying
+//!   transaction on one lock held across the WAL flush, which measured 8× fewer single-job
+//!   enqueues per second when each enqueue was its own notifying transaction (a group insert
+//!   is one transaction at a time, so it does not suffer from it). If the process dies between
+//!   such a commit and its notification, other workers find the job at their next wake-up.
 //! - **Strict mode** ([`PostgresStore::claim_strict`], [`PostgresStore::run_strict`]): one
 //!   job claimed, handled and settled in one transaction, for handlers whose own writes must
 //!   commit atomically with the job's completion.

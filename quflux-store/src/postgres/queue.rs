@@ -25,7 +25,7 @@ macro_rules! job_columns {
 const GET_JOB: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = $1");
 
 /// Inserts every job given as parallel arrays with one statement.
-pub(super) const INSERT_JOBS_UNNEST: &str = "INSERT INTO jobs \
+const INSERT_JOBS_UNNEST: &str = "INSERT INTO jobs \
     (id, queue, kind, payload, run_at, priority, attempts, max_attempts, state, created_at) \
     SELECT id, queue, kind, payload, run_at, priority, 0, max_attempts, 'queued', created_at \
     FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[], $6::int4[], $7::int4[], \
@@ -321,11 +321,11 @@ impl JobQueue for PostgresStore {
     async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
         let now = self.clock.now();
         let Some(key) = job.unique_key.clone() else {
-            // Shares a statement and a commit with concurrent enqueues.
+            // Shares a statement and a commit with concurrent enqueues; that transaction also
+            // notifies other processes, so only this one's waiters are left to wake.
             let id = JobId::new();
-            let queue = job.queue.clone();
             self.inserter.insert(&self.pool, id, job, ts(now)).await?;
-            self.wake.changed([queue.as_str()]);
+            self.wake.changed_locally();
             let outcome = EnqueueOutcome::Inserted;
             return Ok(Enqueued { id, outcome });
         };

@@ -101,6 +101,12 @@ impl Wake {
         }
     }
 
+    /// Jobs may have become claimable and other processes were notified already (the change's
+    /// own transaction sent the `NOTIFY`): wake local waiters only.
+    pub(super) fn changed_locally(&self) {
+        signal(&self.local);
+    }
+
     /// Waits for a change signalled in this process or notified by another one, or for
     /// `timeout`. The first wait starts listening.
     pub(super) async fn wait(&self, timeout: Duration) {
