@@ -49,7 +49,7 @@ async fn a_schedule_due_while_the_x_budget_is_spent_waits_for_the_reset_without_
     ));
     let config = XConfig::new("quflux-test-client", "https://app.example/cb")
         .with_api_base(standin.uri())
-        .with_http(HttpConfig::default().with_timeout(Duration::from_secs(1)));
+        .with_http(HttpConfig::default().with_timeout(Duration::from_secs(3)));
     let connector = Arc::new(XConnector::new(config.clone()).unwrap());
     let publisher = Arc::new(
         XPublisher::new(

@@ -37,7 +37,7 @@ struct Harness {
 fn config(uri: &str) -> BlueskyConfig {
     BlueskyConfig::default()
         .with_pds_url(uri)
-        .with_http(HttpConfig::default().with_timeout(Duration::from_secs(1)))
+        .with_http(HttpConfig::default().with_timeout(Duration::from_secs(3)))
 }
 
 async fn harness() -> Harness {

@@ -45,7 +45,7 @@ fn config(standin: &LinkedInStandIn) -> LinkedInConfig {
     )
     .with_api_base(standin.uri())
     .with_oauth_base(standin.oauth_base())
-    .with_http(HttpConfig::default().with_timeout(Duration::from_secs(1)))
+    .with_http(HttpConfig::default().with_timeout(Duration::from_secs(3)))
     .with_image_polling(Duration::from_millis(10), 20)
 }
 

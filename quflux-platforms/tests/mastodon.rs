@@ -77,7 +77,7 @@ fn config(instance: &str) -> MastodonConfig {
     MastodonConfig::default()
         .with_instance(instance)
         .with_redirect_url("https://app.example/cb")
-        .with_http(HttpConfig::default().with_timeout(Duration::from_secs(1)))
+        .with_http(HttpConfig::default().with_timeout(Duration::from_secs(3)))
         .with_media_poll_interval(Duration::from_millis(10))
 }
 

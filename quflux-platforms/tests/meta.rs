@@ -54,7 +54,7 @@ async fn env() -> Env {
     // A short client timeout, so that the stand-in's late answers (3 s) time out.
     let config = standin
         .config()
-        .with_http(HttpConfig::default().with_timeout(Duration::from_secs(1)))
+        .with_http(HttpConfig::default().with_timeout(Duration::from_secs(3)))
         .with_polling(Duration::from_millis(10), Duration::from_secs(2));
     let connector = Arc::new(MetaConnector::new(config.clone()).unwrap());
     let service = ConnectionService::new(tokens.clone(), cache.clone()).with_connector(connector);

@@ -56,7 +56,7 @@ async fn env() -> Env {
     ));
     let config = XConfig::new("quflux-test-client", "https://app.example/cb")
         .with_api_base(standin.uri())
-        .with_http(HttpConfig::default().with_timeout(Duration::from_secs(1)))
+        .with_http(HttpConfig::default().with_timeout(Duration::from_secs(3)))
         .with_media_poll_cap(Duration::from_millis(10));
     let connector = Arc::new(XConnector::new(config.clone()).unwrap());
     let budgets = RateBudgets::new(cache.clone(), clock.clone());

@@ -35,9 +35,9 @@ mod records;
 
 use records::{create_record, delete_record, upload_blob};
 
-/// How long a [`BlueskyFault::TimeoutAfterCreate`] answer is delayed (tests use a 1 s client
+/// How long a [`BlueskyFault::TimeoutAfterCreate`] answer is delayed (tests use a 3 s client
 /// timeout).
-pub const TIMEOUT_DELAY: Duration = Duration::from_secs(3);
+pub const TIMEOUT_DELAY: Duration = Duration::from_secs(10);
 
 /// Write points an account may spend per hour.
 pub const POINTS_PER_HOUR: u32 = 5_000;

@@ -116,7 +116,7 @@ impl State {
             images: HashMap::new(),
             processing_polls: 1,
             create_requests: 0,
-            timeout_delay: Duration::from_secs(3),
+            timeout_delay: Duration::from_secs(10),
             clock_offset: chrono::Duration::zero(),
         }
     }
@@ -204,7 +204,7 @@ impl LinkedInStandIn {
         self.state().processing_polls = polls;
     }
 
-    /// Delay of the late answer of [`LinkedInFault::TimeoutAfterCreate`] (default 3 s).
+    /// Delay of the late answer of [`LinkedInFault::TimeoutAfterCreate`] (default 10 s).
     pub fn set_timeout_delay(&self, delay: Duration) {
         self.state().timeout_delay = delay;
     }

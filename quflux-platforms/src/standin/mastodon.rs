@@ -144,7 +144,7 @@ pub async fn start() -> MastodonStandIn {
         media_polls: 0,
         next_id: 109_000_000_000_000_000,
         windows: HashMap::new(),
-        timeout_delay: Duration::from_secs(3),
+        timeout_delay: Duration::from_secs(10),
     }));
     Mock::given(wiremock::matchers::any())
         .respond_with(Router(state.clone()))
@@ -200,7 +200,7 @@ impl MastodonStandIn {
         self.state().media_polls = polls;
     }
 
-    /// How long a [`MastodonFault::TimeoutAfterCreate`] answer is delayed (3 s by default).
+    /// How long a [`MastodonFault::TimeoutAfterCreate`] answer is delayed (10 s by default).
     pub fn set_timeout_delay(&self, delay: Duration) {
         self.state().timeout_delay = delay;
     }

@@ -44,7 +44,7 @@ pub const PAGE_TOKEN: &str = "EAAB-standin-page-token";
 /// The redirect URL of [`MetaStandIn::config`].
 pub const REDIRECT_URL: &str = "https://app.example/cb";
 /// How late a `TimeoutAfterCreate` answer arrives.
-pub const LATE_ANSWER: Duration = Duration::from_secs(3);
+pub const LATE_ANSWER: Duration = Duration::from_secs(10);
 
 /// A failure armed for the next create request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -171,7 +171,7 @@ impl State {
             next_id: 1_445_880_548_472_328_192,
             faults: HashSet::new(),
             expired: false,
-            timeout_delay: Duration::from_secs(3),
+            timeout_delay: Duration::from_secs(10),
             windows: HashMap::new(),
             daily: (now, 0),
             daily_cap: 10_000,
@@ -370,7 +370,7 @@ impl XStandIn {
         self.state().access_ttl = ttl;
     }
 
-    /// How late the answer of [`XFault::TimeoutAfterCreate`] comes (3 s by default).
+    /// How late the answer of [`XFault::TimeoutAfterCreate`] comes (10 s by default).
     pub fn set_timeout_delay(&self, delay: Duration) {
         self.state().timeout_delay = delay;
     }
