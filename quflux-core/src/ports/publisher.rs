@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    LinkPreview, MediaFile, Platform, PlatformConnection, PlatformPostId, PublicationId,
-    PublishOptions, Result,
+    LinkPreview, MediaFile, MediaRef, Platform, PlatformConnection, PlatformPostId, PostContent,
+    PublicationId, PublishOptions, Result,
 };
 
 /// A media file with its bytes, ready to upload.
@@ -55,6 +55,40 @@ pub struct PublishRequest {
     pub ai_generated: bool,
     /// Platform-specific options (poll, content warning, ...).
     pub options: PublishOptions,
+}
+
+impl PublishRequest {
+    /// The request as post content, for checking it against the platform rules
+    /// ([`crate::rules::validate`]) right before sending.
+    pub fn content(&self) -> PostContent {
+        PostContent {
+            text: self.text.clone(),
+            media: self
+                .media
+                .iter()
+                .map(|m| MediaRef {
+                    media_id: m.file.id,
+                    alt_text: m.alt_text.clone(),
+                })
+                .collect(),
+            link_url: self.link_url.clone(),
+            link_preview: self.link_preview.clone(),
+            thread: self.thread.clone(),
+            ai_generated: self.ai_generated,
+            options: self.options.clone(),
+            ..PostContent::default()
+        }
+    }
+
+    /// Metadata of the attached media, in order.
+    pub fn media_files(&self) -> Vec<MediaFile> {
+        self.media.iter().map(|m| m.file.clone()).collect()
+    }
+
+    /// `Err(Error::Validation)` with every rule of `platform` the request breaks.
+    pub fn check_rules(&self, platform: Platform) -> Result<()> {
+        crate::rules::validate_for(&[platform], &self.content(), &self.media_files())
+    }
 }
 
 /// A post the platform confirmed.

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use quflux_core::{
-    Error, ErrorKind, Lookup, MediaKind, MediaRef, Platform, PlatformConnection, PlatformPostId,
-    PostContent, PublishRequest, PublishedPost, Publisher, Result, rules,
+    Error, ErrorKind, Lookup, MediaKind, Platform, PlatformConnection, PlatformPostId,
+    PublishRequest, PublishedPost, Publisher, Result, rules,
 };
 use serde_json::{Value, json};
 
@@ -370,25 +370,8 @@ impl BlueskyPublisher {
     }
 
     fn validate(&self, request: &PublishRequest) -> Result<()> {
-        let content = PostContent {
-            text: request.text.clone(),
-            media: request
-                .media
-                .iter()
-                .map(|m| MediaRef {
-                    media_id: m.file.id,
-                    alt_text: m.alt_text.clone(),
-                })
-                .collect(),
-            link_url: request.link_url.clone(),
-            link_preview: request.link_preview.clone(),
-            thread: request.thread.clone(),
-            ai_generated: request.ai_generated,
-            options: request.options.clone(),
-            ..PostContent::default()
-        };
-        let files: Vec<_> = request.media.iter().map(|m| m.file.clone()).collect();
-        let violations = rules::validate(Platform::Bluesky, &content, &files);
+        let content = request.content();
+        let violations = rules::validate(Platform::Bluesky, &content, &request.media_files());
         if !violations.is_empty() {
             return Err(Error::Validation { violations });
         }

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use quflux_core::{
-    Cache, Error, ErrorKind, Lookup, MediaRef, Platform, PlatformConnection, PlatformPostId,
-    PostContent, PublishMedia, PublishRequest, PublishedPost, Publisher, Result, Secret,
+    Cache, Error, ErrorKind, Lookup, Platform, PlatformConnection, PlatformPostId, PublishMedia,
+    PublishRequest, PublishedPost, Publisher, Result, Secret,
 };
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
@@ -145,25 +145,7 @@ impl LinkedInPublisher {
 
     /// Core rules first, then what this adapter cannot send. No network.
     fn check(request: &PublishRequest) -> Result<()> {
-        let content = PostContent {
-            text: request.text.clone(),
-            media: request
-                .media
-                .iter()
-                .map(|m| MediaRef {
-                    media_id: m.file.id,
-                    alt_text: m.alt_text.clone(),
-                })
-                .collect(),
-            link_url: request.link_url.clone(),
-            link_preview: request.link_preview.clone(),
-            thread: request.thread.clone(),
-            ai_generated: request.ai_generated,
-            options: request.options.clone(),
-            ..PostContent::default()
-        };
-        let files: Vec<_> = request.media.iter().map(|m| m.file.clone()).collect();
-        quflux_core::rules::validate_for(&[Platform::Linkedin], &content, &files)?;
+        request.check_rules(Platform::Linkedin)?;
         if request
             .media
             .iter()

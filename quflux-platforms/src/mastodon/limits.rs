@@ -2,7 +2,7 @@
 //! request is cut into statuses.
 
 use quflux_core::rules;
-use quflux_core::{Error, MediaRef, Platform, PostContent, PublishRequest, Result, Violation};
+use quflux_core::{Error, Platform, PublishRequest, Result, Violation};
 use serde::{Deserialize, Serialize};
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -103,22 +103,8 @@ pub(crate) fn content_warning(request: &PublishRequest) -> Option<&str> {
 
 /// The core rules, minus those whose numbers the instance decides.
 pub(crate) fn check_rules(request: &PublishRequest) -> Result<()> {
-    let content = PostContent {
-        text: request.text.clone(),
-        thread: request.thread.clone(),
-        media: request
-            .media
-            .iter()
-            .map(|m| MediaRef {
-                media_id: m.file.id,
-                alt_text: m.alt_text.clone(),
-            })
-            .collect(),
-        link_url: request.link_url.clone(),
-        options: request.options.clone(),
-        ..PostContent::default()
-    };
-    let files: Vec<_> = request.media.iter().map(|m| m.file.clone()).collect();
+    let content = request.content();
+    let files = request.media_files();
     let violations: Vec<Violation> = rules::validate(Platform::Mastodon, &content, &files)
         .into_iter()
         .filter(|v| !INSTANCE_RULES.contains(&v.rule.as_str()))

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use chrono::Utc;
 use quflux_core::rules::validate_for;
 use quflux_core::{
-    Error, Lookup, MediaRef, Platform, PlatformConnection, PlatformPostId, PostContent,
-    PublishRequest, PublishedPost, Publisher, Result, Violation,
+    Error, Lookup, Platform, PlatformConnection, PlatformPostId, PublishRequest, PublishedPost,
+    Publisher, Result, Violation,
 };
 use reqwest::Method;
 
@@ -164,22 +164,12 @@ impl XPublisher {
     /// # Errors
     /// [`Error::Validation`] with every broken rule.
     pub fn validate(&self, request: &PublishRequest) -> Result<()> {
-        let content = PostContent {
-            text: first_text(request),
-            media: request
-                .media
-                .iter()
-                .map(|m| MediaRef {
-                    media_id: m.file.id,
-                    alt_text: m.alt_text.clone(),
-                })
-                .collect(),
-            thread: request.thread.clone(),
-            ai_generated: request.ai_generated,
-            options: request.options.clone(),
-            ..PostContent::default()
-        };
-        let files: Vec<_> = request.media.iter().map(|m| m.file.clone()).collect();
+        let mut content = request.content();
+        // The link travels in the text (see `first_text`).
+        content.text = first_text(request);
+        content.link_url = None;
+        content.link_preview = None;
+        let files = request.media_files();
         let mut violations = match validate_for(&[PLATFORM], &content, &files) {
             Ok(()) => Vec::new(),
             Err(Error::Validation { violations }) => violations,
