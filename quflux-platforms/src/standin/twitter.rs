@@ -18,6 +18,9 @@
 //! - media: `initialize` → `append` (multipart) → `finalize` → `STATUS`
 //!   (`pending` → `in_progress` → `succeeded`), `POST /2/media/metadata` (alt text).
 //!
+//! Every request received is recorded ([`XStandIn::received`]), for checks against the
+//! official OpenAPI document.
+//!
 //! Faults ([`XFault`]) are armed for the next create request.
 
 use std::collections::{HashMap, HashSet};
@@ -72,6 +75,46 @@ pub struct XStandInPost {
     pub poll: Vec<String>,
 }
 
+/// A request the stand-in received (any route, answered or refused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XReceived {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The URL path, e.g. `/2/media/upload/1445880548472328193/append`.
+    pub path: String,
+    /// The query pairs, decoded, in order.
+    pub query: Vec<(String, String)>,
+    /// The `Content-Type` header as sent (with its parameters), if any.
+    pub content_type: Option<String>,
+    /// The body as sent.
+    pub body: Vec<u8>,
+}
+
+impl XReceived {
+    /// The media type of the body, lower case and without parameters (`multipart/form-data`).
+    pub fn media_type(&self) -> Option<String> {
+        self.content_type.as_deref().map(|c| {
+            c.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+    }
+
+    /// The parts of a `multipart/form-data` body, in order: (name, bytes).
+    pub fn multipart_parts(&self) -> Vec<(String, Vec<u8>)> {
+        media::multipart_parts(self.content_type.as_deref().unwrap_or_default(), &self.body)
+    }
+
+    /// The pairs of an `application/x-www-form-urlencoded` body, in order.
+    pub fn form_pairs(&self) -> Vec<(String, String)> {
+        url::form_urlencoded::parse(&self.body)
+            .into_owned()
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Post {
     id: String,
@@ -118,6 +161,7 @@ struct State {
     daily: (DateTime<Utc>, u32),
     daily_cap: u32,
     create_bodies: Vec<Value>,
+    received: Vec<XReceived>,
     requests: usize,
     create_requests: usize,
     refresh_grants: usize,
@@ -176,6 +220,7 @@ impl State {
             daily: (now, 0),
             daily_cap: 10_000,
             create_bodies: Vec::new(),
+            received: Vec::new(),
             requests: 0,
             create_requests: 0,
             refresh_grants: 0,
@@ -192,6 +237,17 @@ impl State {
         self.requests += 1;
         let path = request.url.path().to_owned();
         let method = request.method.as_str().to_owned();
+        self.received.push(XReceived {
+            method: method.clone(),
+            path: path.clone(),
+            query: request.url.query_pairs().into_owned().collect(),
+            content_type: request
+                .headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            body: request.body.clone(),
+        });
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         match (method.as_str(), segments.as_slice()) {
             ("GET", ["i", "oauth2", "authorize"]) => return self.authorize(request),
@@ -325,6 +381,11 @@ impl XStandIn {
     /// Every JSON body received by `POST /2/tweets`, in order.
     pub fn create_bodies(&self) -> Vec<Value> {
         self.state().create_bodies.clone()
+    }
+
+    /// Every request received (all routes), in order.
+    pub fn received(&self) -> Vec<XReceived> {
+        self.state().received.clone()
     }
 
     /// Requests received (all routes).

@@ -11,17 +11,28 @@ use super::{Media, State, invalid_request, problem};
 
 /// The parts of a `multipart/form-data` body: name → bytes.
 pub(super) fn multipart(request: &Request) -> HashMap<String, Vec<u8>> {
-    let mut out = HashMap::new();
-    let Some(boundary) = request
+    let content_type = request
         .headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split("boundary=").nth(1))
-        .map(|b| format!("--{}", b.trim_matches('"')))
-    else {
+        .unwrap_or_default();
+    multipart_parts(content_type, &request.body)
+        .into_iter()
+        .collect()
+}
+
+/// The parts of a `multipart/form-data` body sent with `content_type` (whose `boundary`
+/// parameter delimits them), in order: (name, bytes).
+pub(super) fn multipart_parts(content_type: &str, body: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let Some(boundary) = content_type.split("boundary=").nth(1).map(|b| {
+        format!(
+            "--{}",
+            b.split(';').next().unwrap_or(b).trim().trim_matches('"')
+        )
+    }) else {
         return out;
     };
-    let body = &request.body;
     let delimiter = boundary.as_bytes();
     let mut positions = Vec::new();
     let mut i = 0;
@@ -48,7 +59,7 @@ pub(super) fn multipart(request: &Request) -> HashMap<String, Vec<u8>> {
             .nth(1)
             .and_then(|s| s.split('"').next())
         {
-            out.insert(name.to_owned(), content.to_vec());
+            out.push((name.to_owned(), content.to_vec()));
         }
     }
     out
