@@ -8,6 +8,7 @@ pub mod fingerprint;
 pub mod http;
 pub mod oauth;
 pub mod rate;
+pub mod sent;
 pub mod tokens;
 pub(crate) mod vars;
 
@@ -17,4 +18,5 @@ pub use connect::{
 pub use http::{HttpConfig, Idempotency};
 pub use oauth::{AuthorizationRequest, ClientAuth, OAuthApp, TokenSet};
 pub use rate::{Limit, RateBudgets};
+pub use sent::SendLog;
 pub use tokens::{Credentials, TokenManager, TokenPolicy, TokenRefresher};

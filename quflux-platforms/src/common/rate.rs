@@ -64,6 +64,17 @@ impl RateBudgets {
         Self { cache, clock }
     }
 
+    /// The cache the budgets live in (shared with other per-account records, e.g.
+    /// [`super::sent::SendLog`]).
+    pub fn cache(&self) -> &Arc<dyn Cache> {
+        &self.cache
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
     fn window_key(platform: Platform, account: &str, name: &str) -> String {
         format!("rate:{platform}:{account}:window:{name}")
     }
