@@ -1,6 +1,7 @@
 //! The Meta adapter (Facebook Pages + Instagram) against its stand-in: the connection flow,
 //! the platform contract suite for both publishers, and the Meta-specific paths (photos,
-//! carousels, reels, publishing quota, usage throttling, "500 but posted").
+//! carousels, reels, publishing quota, usage throttling, "500 but posted", "503 but posted",
+//! duplicates on a retry, lookups bounded by the first send and link-only posts).
 #![cfg(all(feature = "meta", feature = "standin"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -713,4 +714,137 @@ async fn instagram_admit_reads_the_quota_and_creates_nothing() {
     );
     assert!(env.standin.containers().is_empty());
     assert!(env.standin.posts(Platform::Instagram).is_empty());
+}
+
+#[tokio::test]
+async fn a_503_with_code_2_that_posted_anyway_is_settled_by_lookup() {
+    let env = env().await;
+    let (fb, ig) = connect(&env).await;
+    // Facebook: a 503 is not "nothing was created".
+    let publisher = facebook(&env);
+    env.standin
+        .inject_fault(Platform::Facebook, MetaFault::ServiceUnavailableButCreated);
+    let request = text("503 but posted");
+    let e = publisher.publish(&fb, &request).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::OutcomeUnknown, "{e:?}");
+    let created = env.standin.posts(Platform::Facebook)[0].id.clone();
+    match publisher.lookup(&fb, &request).await.unwrap() {
+        Lookup::Published(p) => assert_eq!(p.platform_post_id.as_str(), created),
+        other => panic!("{other:?}"),
+    }
+    // Instagram: the same at media_publish; the retry returns the same media.
+    let publisher = instagram(&env);
+    env.standin
+        .inject_fault(Platform::Instagram, MetaFault::ServiceUnavailableButCreated);
+    let mut request = text("ig 503 but posted");
+    request.media = vec![jpeg(env.user, None)];
+    let e = publisher.publish(&ig, &request).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::OutcomeUnknown, "{e:?}");
+    let created = env.standin.posts(Platform::Instagram)[0].id.clone();
+    match publisher.lookup(&ig, &request).await.unwrap() {
+        Lookup::Published(p) => assert_eq!(p.platform_post_id.as_str(), created),
+        other => panic!("{other:?}"),
+    }
+    request.attempt = 2;
+    let again = publisher.publish(&ig, &request).await.unwrap();
+    assert_eq!(again.platform_post_id.as_str(), created);
+    assert_eq!(env.standin.posts(Platform::Instagram).len(), 1);
+}
+
+#[tokio::test]
+async fn a_duplicate_refusal_on_a_retry_is_looked_up() {
+    let env = env().await;
+    let (fb, _) = connect(&env).await;
+    let publisher = facebook(&env);
+    env.standin
+        .inject_fault(Platform::Facebook, MetaFault::UnexpectedErrorButCreated);
+    let mut request = text("duplicate on retry");
+    let e = publisher.publish(&fb, &request).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::OutcomeUnknown, "{e:?}");
+    let created = env.standin.posts(Platform::Facebook)[0].id.clone();
+    // The retry is refused as a duplicate of the first attempt's post: "already posted".
+    request.attempt = 2;
+    env.standin
+        .inject_fault(Platform::Facebook, MetaFault::Duplicate);
+    let e = publisher.publish(&fb, &request).await.unwrap_err();
+    // So the scheduler looks it up instead of failing the publication.
+    assert_eq!(e.kind(), ErrorKind::OutcomeUnknown, "{e:?}");
+    match publisher.lookup(&fb, &request).await.unwrap() {
+        Lookup::Published(p) => assert_eq!(p.platform_post_id.as_str(), created),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(env.standin.posts(Platform::Facebook).len(), 1);
+    // On a first attempt, a duplicate stays a refusal of the content.
+    env.standin
+        .inject_fault(Platform::Facebook, MetaFault::Duplicate);
+    let e = publisher
+        .publish(&fb, &text("duplicate first"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidContent, "{e:?}");
+}
+
+#[tokio::test]
+async fn a_recurring_identical_post_is_not_taken_for_an_older_one() {
+    let env = env().await;
+    let (fb, _) = connect(&env).await;
+    let publisher = facebook(&env);
+    let morning = format!("Good morning! {}", uuid_like());
+    let yesterday = publish_request(&morning);
+    let old = publisher.publish(&fb, &yesterday).await.unwrap();
+    // Today's request was never sent: it is not published, whatever the feed holds.
+    let mut today = publish_request(&morning);
+    assert_eq!(
+        publisher.lookup(&fb, &today).await.unwrap(),
+        Lookup::NotPublished
+    );
+    // Yesterday's post is a day old; today's first attempt fails and creates nothing.
+    env.standin.age_posts(Duration::from_secs(24 * 3600));
+    env.standin
+        .inject_fault(Platform::Facebook, MetaFault::ServerError);
+    let e = publisher.publish(&fb, &today).await.unwrap_err();
+    assert!(e.is_retryable(), "{e:?}");
+    assert_eq!(
+        publisher.lookup(&fb, &today).await.unwrap(),
+        Lookup::NotPublished,
+        "yesterday's identical post is older than today's first send"
+    );
+    today.attempt = 2;
+    let new = publisher.publish(&fb, &today).await.unwrap();
+    assert_ne!(new.platform_post_id, old.platform_post_id);
+    match publisher.lookup(&fb, &today).await.unwrap() {
+        Lookup::Published(p) => assert_eq!(p.platform_post_id, new.platform_post_id),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(env.standin.posts(Platform::Facebook).len(), 2);
+}
+
+#[tokio::test]
+async fn a_link_only_post_is_found_by_its_link() {
+    let env = env().await;
+    let (fb, _) = connect(&env).await;
+    let publisher = facebook(&env);
+    let link = |name: &str| format!("https://example.com/{name}-{}", uuid_like());
+    let mut shared = publish_request(&link("only"));
+    shared.link_url = Some(shared.text.clone());
+    env.standin
+        .inject_fault(Platform::Facebook, MetaFault::UnexpectedErrorButCreated);
+    let e = publisher.publish(&fb, &shared).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::OutcomeUnknown, "{e:?}");
+    let created = env.standin.posts(Platform::Facebook)[0].clone();
+    assert_eq!(created.link, shared.link_url);
+    match publisher.lookup(&fb, &shared).await.unwrap() {
+        Lookup::Published(p) => assert_eq!(p.platform_post_id.as_str(), created.id),
+        other => panic!("a link-only post has no message, but its link: {other:?}"),
+    }
+    // Another link-only post, sent but not created, is not taken for the first one.
+    let mut other = publish_request(&link("other"));
+    other.link_url = Some(other.text.clone());
+    env.standin
+        .inject_fault(Platform::Facebook, MetaFault::ServerError);
+    publisher.publish(&fb, &other).await.unwrap_err();
+    assert_eq!(
+        publisher.lookup(&fb, &other).await.unwrap(),
+        Lookup::NotPublished
+    );
 }

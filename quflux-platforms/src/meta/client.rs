@@ -101,9 +101,10 @@ impl Graph {
             Body::Json(j) => request.json(&j),
             Body::Multipart(m) => request.multipart(m),
         };
-        let idempotency = match op {
-            Op::Create => Idempotency::Unsafe,
-            Op::Read => Idempotency::Safe,
+        let idempotency = if op.creates() {
+            Idempotency::Unsafe
+        } else {
+            Idempotency::Safe
         };
         let response = send(service, idempotency, request).await?;
         let status = response.status();
@@ -131,12 +132,15 @@ impl Graph {
         if !status.is_success() {
             return Err(classify(service, op, status, &headers, account, &bytes));
         }
-        serde_json::from_slice(&bytes).map_err(|e| match op {
-            Op::Create => Error::OutcomeUnknown {
-                service,
-                source: format!("unreadable answer to a create: {e}").into(),
-            },
-            Op::Read => Error::other(service, e),
+        serde_json::from_slice(&bytes).map_err(|e| {
+            if op.creates() {
+                Error::OutcomeUnknown {
+                    service,
+                    source: format!("unreadable answer to a create: {e}").into(),
+                }
+            } else {
+                Error::other(service, e)
+            }
         })
     }
 }
@@ -232,9 +236,10 @@ pub(crate) fn id_of(service: &'static str, op: Op, value: &Value, field: &str) -
         })
         .ok_or_else(|| {
             let source = format!("the answer carries no `{field}`").into();
-            match op {
-                Op::Create => Error::OutcomeUnknown { service, source },
-                Op::Read => Error::Other { service, source },
+            if op.creates() {
+                Error::OutcomeUnknown { service, source }
+            } else {
+                Error::Other { service, source }
             }
         })
 }

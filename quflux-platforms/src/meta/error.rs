@@ -42,8 +42,28 @@ pub(crate) struct GraphError {
 pub(crate) enum Op {
     /// A read, or a write that creates nothing visible (an unpublished photo, a container).
     Read,
-    /// A request that creates a post (`/feed`, published `/photos`, `media_publish`).
+    /// A request that creates a post (`/feed`, published `/photos`, `media_publish`), on the
+    /// first attempt of its publication.
     Create,
+    /// The same create on a later attempt of the same publication: a duplicate refusal may be
+    /// the earlier attempt's post, so it is an unknown outcome to look up (README §3.4).
+    Recreate,
+}
+
+impl Op {
+    /// The create of attempt `attempt` (1-based) of a publication.
+    pub(crate) fn create(attempt: u32) -> Self {
+        if attempt > 1 {
+            Self::Recreate
+        } else {
+            Self::Create
+        }
+    }
+
+    /// Whether the request could have created a post.
+    pub(crate) fn creates(self) -> bool {
+        !matches!(self, Self::Read)
+    }
 }
 
 /// Highest percentage in the usage headers that concern `account` (`X-App-Usage`,
@@ -97,15 +117,20 @@ pub(crate) fn usage(headers: &HeaderMap, account: &str) -> (Option<u32>, Option<
 /// - 4, 17, 32, 613, 80001, 80002 → `RateLimited`, waiting `estimated_time_to_regain_access`
 ///   minutes from `X-Business-Use-Case-Usage`, else [`DEFAULT_THROTTLE_WAIT`].
 /// - 9 / 2207042 (Instagram publishing cap) → `RateLimited` ([`PUBLISH_CAP_WAIT`]).
-/// - 506, 368 (duplicate / already posted), 100 (invalid parameter), 36000 (image too large)
-///   → `InvalidContent`; 100/33 (object does not exist) and HTTP 404 → `NotFound`.
+/// - 506, 368 (duplicate / already posted): on a first attempt → `InvalidContent`; on a later
+///   attempt ([`Op::Recreate`]) → `OutcomeUnknown`, since it may be the earlier attempt's post
+///   ("treat as 'already posted', look it up").
+/// - 100 (invalid parameter), 36000 (image too large) → `InvalidContent`; 100/33 (object does
+///   not exist) and HTTP 404 → `NotFound`.
 /// - 9007/2207027 (container not ready), -2/2207020 (container expired), and the Instagram
 ///   server-side failures -1/-2 with 2207001/2207003/2207032/2207053 → `Transient` (nothing was
 ///   published; the next attempt polls or recreates the container).
-/// - 1, 2 with HTTP 500 on a create → `OutcomeUnknown`: Meta has been observed to create the
-///   post anyway, so the scheduler must look it up before any retry. On a read, → `Transient`.
-/// - HTTP 503 → `Transient` (the front end refused the request before processing it); other
-///   5xx → `OutcomeUnknown` on a create, `Transient` on a read.
+/// - 1, 2 (any HTTP status) and any 5xx carrying a Graph error envelope, 503 included, on a
+///   create → `OutcomeUnknown`: Meta has been observed to create the post anyway, so it must be
+///   looked up before any retry ("never blind-retry"). On a read, → `Transient`.
+/// - HTTP 503 without a Graph error envelope → `Transient`: the front end refused the request
+///   and the Graph API never handled it. Other 5xx without an envelope (a gateway that may
+///   have forwarded the request) → `OutcomeUnknown` on a create.
 pub(crate) fn classify(
     service: &'static str,
     op: Op,
@@ -114,6 +139,10 @@ pub(crate) fn classify(
     account: &str,
     body: &[u8],
 ) -> Error {
+    // A Graph answer has `{"error": {...}}`; anything else came from in front of the API.
+    let graph_answered = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .is_some_and(|v| v.get("error").is_some_and(serde_json::Value::is_object));
     let envelope: Option<Envelope> = serde_json::from_slice(body).ok();
     let e = envelope.map(|e| e.error).unwrap_or_default();
     let source = || PlatformResponse::boxed(status, body);
@@ -149,6 +178,14 @@ pub(crate) fn classify(
             source: Some(source()),
         },
         (100, 33) => Error::not_found(format!("{service} object ({})", e.message)),
+        (506 | 368, _) if op == Op::Recreate => Error::OutcomeUnknown {
+            service,
+            source: format!(
+                "duplicate refused on a retry, maybe the earlier attempt's post: {}",
+                reason()
+            )
+            .into(),
+        },
         (506 | 368 | 100 | 36_000, _) => Error::InvalidContent {
             service,
             reason: reason(),
@@ -159,20 +196,26 @@ pub(crate) fn classify(
         _ if status == StatusCode::NOT_FOUND => {
             Error::not_found(format!("{service} object ({})", e.message))
         }
-        _ if status == StatusCode::SERVICE_UNAVAILABLE => Error::transient(service, source()),
-        _ if status.is_server_error() => match op {
-            Op::Create => Error::OutcomeUnknown {
-                service,
-                source: source(),
-            },
-            Op::Read => Error::transient(service, source()),
-        },
+        (1 | 2, _) => server_error(service, op, source()),
+        _ if status == StatusCode::SERVICE_UNAVAILABLE && !graph_answered => {
+            Error::transient(service, source())
+        }
+        _ if status.is_server_error() => server_error(service, op, source()),
         _ if e.is_transient == Some(true) => Error::transient(service, source()),
         _ if status.is_client_error() && e.code != 0 => Error::InvalidContent {
             service,
             reason: reason(),
         },
         _ => Error::other(service, source()),
+    }
+}
+
+/// A server-side failure: the post may exist if the request could create one.
+fn server_error(service: &'static str, op: Op, source: quflux_core::BoxError) -> Error {
+    if op.creates() {
+        Error::OutcomeUnknown { service, source }
+    } else {
+        Error::transient(service, source)
     }
 }
 
@@ -231,7 +274,10 @@ mod tests {
             (400, 36_000, Some(2_207_004), InvalidContent),
             (500, 1, None, OutcomeUnknown),
             (500, 2, None, OutcomeUnknown),
-            (503, 2, None, Transient),
+            // "The post may have been created anyway": a 503 is no exception.
+            (503, 2, None, OutcomeUnknown),
+            (503, 1, None, OutcomeUnknown),
+            (400, 2, None, OutcomeUnknown),
         ];
         for (status, code, sub, want) in cases {
             assert_eq!(
@@ -242,6 +288,22 @@ mod tests {
         }
         // A read that fails with 500 created nothing.
         assert_eq!(kind(Op::Read, 500, 2, None), Transient);
+        assert_eq!(kind(Op::Read, 503, 2, None), Transient);
+        assert_eq!(kind(Op::Read, 400, 1, None), Transient);
+    }
+
+    #[test]
+    fn a_duplicate_on_a_later_attempt_is_looked_up() {
+        use ErrorKind::*;
+        for code in [506, 368] {
+            assert_eq!(kind(Op::Create, 400, code, None), InvalidContent);
+            assert_eq!(kind(Op::Recreate, 400, code, None), OutcomeUnknown);
+        }
+        assert_eq!(Op::create(1), Op::Create);
+        assert_eq!(Op::create(2), Op::Recreate);
+        // Other refusals stay what they are on a retry.
+        assert_eq!(kind(Op::Recreate, 400, 100, None), InvalidContent);
+        assert_eq!(kind(Op::Recreate, 500, 2, None), OutcomeUnknown);
     }
 
     #[test]
@@ -298,7 +360,10 @@ mod tests {
         };
         assert_eq!(k(Op::Create, 502), ErrorKind::OutcomeUnknown);
         assert_eq!(k(Op::Read, 502), ErrorKind::Transient);
+        // A front-end 503 (no Graph envelope) was never handled by the API.
         assert_eq!(k(Op::Create, 503), ErrorKind::Transient);
+        assert_eq!(k(Op::Read, 503), ErrorKind::Transient);
+        assert_eq!(k(Op::Create, 504), ErrorKind::OutcomeUnknown);
         assert_eq!(k(Op::Read, 404), ErrorKind::NotFound);
     }
 }

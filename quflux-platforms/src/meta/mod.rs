@@ -8,8 +8,10 @@
 //!   `instagram_business_account`, each holding the Page token, which does not expire. There is
 //!   no refresh: a refused token marks the connection `needs_reauth`.
 //! - **Facebook** ([`FacebookPublisher`]): `/{page}/feed` (`message`, `link`), `/{page}/photos`,
-//!   several photos as unpublished photos + `attached_media`; lookup by text in
-//!   `GET /{page}/feed`; `DELETE /{post-id}`.
+//!   several photos as unpublished photos + `attached_media`; lookup by text (and `link`) in
+//!   `GET /{page}/feed`, among posts no older than the request's first send
+//!   ([`crate::common::SendLog`]); `DELETE /{post-id}`. Any 5xx or code 1/2 on a create, and a
+//!   duplicate refusal on a later attempt, are unknown outcomes to look up.
 //! - **Instagram** ([`InstagramPublisher`]): two-phase: container(s) (`image_url`, reels with
 //!   `media_type=REELS`, carousels of ≤ 10 children), poll `status_code` until `FINISHED`,
 //!   `media_publish`. The container id is kept in the shared cache under the idempotency key

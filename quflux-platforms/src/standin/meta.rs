@@ -57,8 +57,13 @@ pub enum MetaFault {
     Duplicate,
     /// Facebook `(#100) Invalid parameter`; Instagram 36000/2207004 (image too large).
     InvalidContent,
-    /// HTTP 503, code 2; nothing created (Instagram: at `media_publish`).
+    /// HTTP 503 from the front end (an HTML page, no Graph error envelope): the Graph API never
+    /// saw the request, so nothing is created and a retry is safe (Instagram: at
+    /// `media_publish`).
     ServerError,
+    /// Created, but answered HTTP 503 with the Graph envelope, code 2: a 503 from the API
+    /// itself does not mean that nothing was created (README §3.4, §6).
+    ServiceUnavailableButCreated,
     /// Created, but answered after [`LATE_ANSWER`] (Instagram: at `media_publish`).
     TimeoutAfterCreate,
     /// Created, but answered HTTP 500 code 2 (the observed "error but posted" mode).
@@ -286,6 +291,17 @@ impl MetaStandIn {
         }
     }
 
+    /// Makes every post held so far `by` older (its `created_time`/`timestamp`), as if it had
+    /// been published that long ago.
+    pub fn age_posts(&self, by: Duration) {
+        let by = chrono::Duration::from_std(by).unwrap_or_else(|_| chrono::Duration::days(1));
+        let mut guard = self.lock();
+        let s = &mut *guard;
+        for (_, at) in s.facebook.iter_mut().chain(s.instagram.iter_mut()) {
+            *at -= by;
+        }
+    }
+
     /// The next login dialog answers `access_denied`.
     pub fn deny_next_login(&self) {
         self.lock().deny = true;
@@ -471,12 +487,26 @@ fn graph(
         ("POST", [PAGE_ID, "photos"]) => page_create(s, p, true),
         ("GET", [PAGE_ID, "feed"]) => {
             let limit = p.get("limit").and_then(|l| l.parse().ok()).unwrap_or(25);
+            let fields = p.get("fields").unwrap_or("id,message,created_time");
+            if field_names(fields).any(|(name, _)| name == "link") {
+                // Post `link` is gone since v3.3.
+                return with_usage(
+                    graph_error(
+                        400,
+                        12,
+                        None,
+                        "(#12) link field is deprecated for versions v3.3 and higher",
+                    ),
+                    Some(account),
+                    percent,
+                );
+            }
             let data: Vec<Value> = s
                 .facebook
                 .iter()
                 .rev()
                 .take(limit)
-                .map(|(post, at)| json!({"id": post.id, "message": post.text, "created_time": graph_time(*at)}))
+                .map(|(post, at)| only(page_post_json(post, *at), fields))
                 .collect();
             ResponseTemplate::new(200).set_body_json(json!({"data": data, "paging": {}}))
         }
@@ -525,6 +555,80 @@ fn ig_json(m: &MetaPost, at: DateTime<Utc>) -> Value {
     })
 }
 
+/// A Page post as the Graph API shows it: no `message` when it was empty or only the shared
+/// link (Facebook shows the link as a preview); a link post's link in a `share` attachment
+/// (`url` is the `l.facebook.com` redirect, `unshimmed_url` the link itself).
+fn page_post_json(post: &MetaPost, at: DateTime<Utc>) -> Value {
+    let mut v = json!({"id": post.id, "created_time": graph_time(at)});
+    let rest = match &post.link {
+        Some(link) => post.text.replace(link.as_str(), ""),
+        None => post.text.clone(),
+    };
+    if !rest.trim().is_empty() {
+        v["message"] = json!(post.text);
+    }
+    if let Some(link) = &post.link {
+        let shim = format!(
+            "https://l.facebook.com/l.php?u={}&h=AT0standin",
+            url::form_urlencoded::byte_serialize(link.as_bytes()).collect::<String>()
+        );
+        v["attachments"] = json!({"data": [{
+            "type": "share", "url": shim, "unshimmed_url": link, "target": {"url": shim}
+        }]});
+    }
+    v
+}
+
+/// The top-level names of a `fields` list, each with its `{...}` sub-field list if any
+/// (`id,attachments{url,unshimmed_url}`).
+fn field_names(fields: &str) -> impl Iterator<Item = (&str, Option<&str>)> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0_i32, 0);
+    for (i, c) in fields.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&fields[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&fields[start..]);
+    parts.into_iter().map(|part| {
+        let part = part.trim();
+        match part.split_once('{') {
+            Some((name, sub)) => (name.trim(), Some(sub.trim_end_matches('}'))),
+            None => (part, None),
+        }
+    })
+}
+
+/// `value` with only the requested `fields` (and `id`), as the Graph API answers; an edge
+/// asked with sub-fields (`attachments{url}`) keeps only those in each of its items.
+fn only(mut value: Value, fields: &str) -> Value {
+    let wanted: Vec<(&str, Option<&str>)> = field_names(fields).collect();
+    if let Some(map) = value.as_object_mut() {
+        map.retain(|k, _| k == "id" || wanted.iter().any(|(name, _)| name == k));
+        for (name, sub) in &wanted {
+            let (Some(sub), Some(items)) = (
+                sub,
+                map.get_mut(*name)
+                    .and_then(|e| e.get_mut("data"))
+                    .and_then(Value::as_array_mut),
+            ) else {
+                continue;
+            };
+            let keep: Vec<&str> = field_names(sub).map(|(n, _)| n).collect();
+            for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                item.retain(|k, _| keep.contains(&k.as_str()));
+            }
+        }
+    }
+    value
+}
+
 fn get_object(s: &mut State, id: &str) -> ResponseTemplate {
     if let Some(c) = s.containers.get_mut(id) {
         if c.public.status_code == "IN_PROGRESS" {
@@ -544,9 +648,7 @@ fn get_object(s: &mut State, id: &str) -> ResponseTemplate {
         return ResponseTemplate::new(200).set_body_json(ig_json(m, *at));
     }
     if let Some((post, at)) = s.facebook.iter().find(|(m, _)| m.id == id) {
-        return ResponseTemplate::new(200).set_body_json(
-            json!({"id": post.id, "message": post.text, "created_time": graph_time(*at)}),
-        );
+        return ResponseTemplate::new(200).set_body_json(page_post_json(post, *at));
     }
     not_found(id)
 }

@@ -29,6 +29,14 @@ pub(super) fn throttled(platform: Platform) -> ResponseTemplate {
     )
 }
 
+/// The front end's 503: no Graph envelope, the request never reached the API.
+pub(super) fn front_end_unavailable() -> ResponseTemplate {
+    ResponseTemplate::new(503).set_body_raw(
+        "<!DOCTYPE html><html><head><title>Service Unavailable</title></head><body>Sorry, something went wrong.</body></html>",
+        "text/html; charset=utf-8",
+    )
+}
+
 pub(super) fn server_error(status: u16) -> ResponseTemplate {
     graph_error(
         status,
@@ -89,7 +97,7 @@ pub(super) fn page_create(s: &mut State, p: &Params, photo: bool) -> ResponseTem
         Some(MetaFault::InvalidContent) => {
             return graph_error(400, 100, None, "(#100) Invalid parameter");
         }
-        Some(MetaFault::ServerError) => return server_error(503),
+        Some(MetaFault::ServerError) => return front_end_unavailable(),
         _ => {}
     }
     let post_id = format!("{PAGE_ID}_{}", s.id());
@@ -114,6 +122,7 @@ pub(super) fn page_create(s: &mut State, p: &Params, photo: bool) -> ResponseTem
             .set_body_json(body)
             .set_delay(LATE_ANSWER),
         Some(MetaFault::UnexpectedErrorButCreated) => server_error(500),
+        Some(MetaFault::ServiceUnavailableButCreated) => server_error(503),
         _ => ResponseTemplate::new(200).set_body_json(body),
     }
 }
@@ -231,7 +240,7 @@ pub(super) fn ig_publish(s: &mut State, p: &Params) -> ResponseTemplate {
     }
     let fault = s.take_fault(Platform::Instagram);
     if fault == Some(MetaFault::ServerError) {
-        return server_error(503);
+        return front_end_unavailable();
     }
     let media_id = format!("179202384220{}", s.id());
     let (media_alt, media_type) = if c.public.media_type == "CAROUSEL" {
@@ -268,6 +277,7 @@ pub(super) fn ig_publish(s: &mut State, p: &Params) -> ResponseTemplate {
             .set_body_json(body)
             .set_delay(LATE_ANSWER),
         Some(MetaFault::UnexpectedErrorButCreated) => server_error(500),
+        Some(MetaFault::ServiceUnavailableButCreated) => server_error(503),
         _ => ResponseTemplate::new(200).set_body_json(body),
     }
 }
