@@ -20,8 +20,9 @@ use quflux_core::{
 };
 use quflux_platforms::common::{AuthorizeOptions, ConnectionService, HttpConfig, TokenManager};
 use quflux_platforms::linkedin::{
-    LinkedInConfig, LinkedInConnector, LinkedInPublisher, RESERVED, classify, duplicate_urn,
-    escape_little, next_utc_midnight,
+    CLIENT_SECRET_VAR, LinkedInConfig, LinkedInConnector, LinkedInPublisher, RESERVED,
+    THROTTLE_BACKOFF, classify, classify_refresh, duplicate_urn, escape_little, is_day_limit,
+    next_utc_midnight,
 };
 use quflux_platforms::standin::linkedin::{self as standin, LinkedInFault, LinkedInStandIn};
 use reqwest::StatusCode;
@@ -223,19 +224,34 @@ fn every_documented_error_is_classified() {
     assert!(!classify_fixture("error_duplicate_post").is_retryable());
 }
 
+/// A 429 whose message names the member's daily window (PLATFORM-SPECS §2.5 variant).
+const DAY_THROTTLE: &[u8] = br#"{"serviceErrorCode":101,"message":"Resource level throttle limit for calls to this resource is reached. MEMBER DAY limit reached.","status":429}"#;
+
 #[test]
-fn a_daily_throttle_waits_until_midnight_utc() {
+fn only_a_day_limit_throttle_waits_until_midnight_utc() {
     let now = Utc::now();
-    let e = classify_fixture("error_throttled");
-    let wait = e.retry_after().unwrap();
-    let expected = (next_utc_midnight(now) - now).to_std().unwrap();
-    assert!(
-        wait.as_secs().abs_diff(expected.as_secs()) <= 2,
-        "{wait:?} vs {expected:?}"
+    let to_midnight = (next_utc_midnight(now) - now).to_std().unwrap();
+    let e = classify(
+        StatusCode::TOO_MANY_REQUESTS,
+        &HeaderMap::new(),
+        DAY_THROTTLE,
+        now,
     );
+    assert_eq!(e.retry_after(), Some(to_midnight));
+    let app_day = br#"{"serviceErrorCode":101,"message":"Resource level throttle limit for calls to this resource is reached. APPLICATION DAY limit reached.","status":429}"#;
+    assert!(is_day_limit(app_day));
+    // The documented 429 names no window: infrastructure protection, a short back-off.
+    let e = classify_fixture("error_throttled");
+    assert_eq!(e.kind(), ErrorKind::RateLimited);
+    assert_eq!(e.retry_after(), Some(THROTTLE_BACKOFF));
+    assert!(THROTTLE_BACKOFF <= Duration::from_secs(300));
+    // Retry-After is honoured when the 429 names no day limit.
     let mut headers = HeaderMap::new();
     headers.insert("retry-after", "30".parse().unwrap());
     let e = classify(StatusCode::TOO_MANY_REQUESTS, &headers, b"{}", now);
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(30)));
+    let body = serde_json::to_vec(&fixtures()["error_throttled"]["response"]["body"]).unwrap();
+    let e = classify(StatusCode::TOO_MANY_REQUESTS, &headers, &body, now);
     assert_eq!(e.retry_after(), Some(Duration::from_secs(30)));
 }
 
@@ -435,6 +451,48 @@ async fn a_daily_429_blocks_the_member_until_midnight() {
 }
 
 #[tokio::test]
+async fn an_infrastructure_429_backs_off_briefly_without_blocking_the_day() {
+    let env = env().await;
+    let c = connection(&env).await;
+    env.standin.inject_fault(LinkedInFault::Throttled);
+    let e = env
+        .publisher
+        .publish(&c, &publish_request("Quflux throttled briefly"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::RateLimited, "{e:?}");
+    assert_eq!(e.retry_after(), Some(THROTTLE_BACKOFF), "{e:?}");
+    // The member is held back for the short back-off only, not until midnight.
+    let e = env
+        .publisher
+        .admit(&c, &publish_request("Quflux next one"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::RateLimited, "{e:?}");
+    assert!(
+        e.retry_after().unwrap() <= THROTTLE_BACKOFF,
+        "a short back-off, not a day block: {e:?}"
+    );
+
+    // With Retry-After, that wait is used; once it has passed the member posts again.
+    let other = connection(&env).await;
+    env.standin
+        .set_throttle_retry_after(Some(Duration::from_secs(1)));
+    env.standin.inject_fault(LinkedInFault::Throttled);
+    let e = env
+        .publisher
+        .publish(&other, &publish_request("Quflux retry after"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(1)), "{e:?}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    env.publisher
+        .publish(&other, &publish_request("Quflux retry after"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
 async fn a_sunset_version_is_a_configuration_error() {
     let env = env_with(|c| c.with_version("202401")).await;
     let c = connection(&env).await;
@@ -601,6 +659,129 @@ async fn approved_apps_refresh_their_tokens() {
         vec!["openid", "profile", "w_member_social"]
     );
     assert_eq!(env.standin.posts().len(), 1);
+}
+
+/// Connects the stand-in's member through the connection service, with a refresh token.
+async fn connect_refreshable(env: &Env) -> PlatformConnection {
+    env.standin.set_programmatic_refresh(true);
+    let service = ConnectionService::new(env.tokens.clone(), env.cache.clone())
+        .with_connector(env.connector.clone());
+    let user = UserId::new();
+    let start = service
+        .start(user, Platform::Linkedin, &AuthorizeOptions::default())
+        .await
+        .unwrap();
+    let (code, state) = approve(&start.authorize_url).await;
+    let c = service
+        .callback(user, &state, Some(&code), None)
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(c.refresh_token.is_some());
+    c
+}
+
+#[tokio::test]
+async fn wrong_client_credentials_on_refresh_are_a_configuration_error() {
+    let env = env().await;
+    let c = connect_refreshable(&env).await;
+    let wrong = LinkedInConnector::new(LinkedInConfig {
+        client_secret: quflux_core::Secret::new("rotated".to_owned()),
+        ..config(&env.standin)
+    })
+    .unwrap();
+    let e = env.tokens.force_refresh(c.id, &wrong).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config, "{e:?}");
+    assert!(e.to_string().contains(CLIENT_SECRET_VAR), "{e}");
+    let stored = env.store.get_connection(c.id).await.unwrap();
+    assert_eq!(
+        stored.status,
+        ConnectionStatus::Active,
+        "the member's tokens are fine"
+    );
+    // With the right credentials the same refresh token still works.
+    env.tokens
+        .force_refresh(c.id, &*env.connector)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_throttled_refresh_is_retried_later_not_a_reconnect() {
+    let env = env().await;
+    let c = connect_refreshable(&env).await;
+    env.standin.inject_fault(LinkedInFault::RefreshThrottled);
+    let e = env
+        .tokens
+        .force_refresh(c.id, &*env.connector)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::RateLimited, "{e:?}");
+    assert!(e.is_retryable());
+    assert_eq!(e.retry_after(), Some(THROTTLE_BACKOFF));
+    let stored = env.store.get_connection(c.id).await.unwrap();
+    assert_eq!(stored.status, ConnectionStatus::Active);
+    env.tokens
+        .force_refresh(c.id, &*env.connector)
+        .await
+        .unwrap();
+}
+
+#[test]
+fn only_a_refused_refresh_token_is_auth_expired() {
+    let now = Utc::now();
+    let refresh = |status: u16, body: &str| {
+        classify_refresh(
+            StatusCode::from_u16(status).unwrap(),
+            &HeaderMap::new(),
+            body.as_bytes(),
+            now,
+        )
+    };
+    let cases = [
+        (400, r#"{"error":"invalid_grant"}"#, ErrorKind::AuthExpired),
+        (
+            400,
+            r#"{"error":"invalid_request","error_description":"The provided refresh token is invalid or has expired"}"#,
+            ErrorKind::AuthExpired,
+        ),
+        (
+            400,
+            r#"{"error":"invalid_request","error_description":"Unable to retrieve access token: appid/redirect uri/code verifier does not match authorization code. Or authorization code expired. Or external member binding exists"}"#,
+            ErrorKind::AuthExpired,
+        ),
+        (
+            400,
+            r#"{"error":"invalid_request","error_description":"A required parameter \"client_secret\" is missing"}"#,
+            ErrorKind::Config,
+        ),
+        (
+            401,
+            r#"{"error":"invalid_client","error_description":"Client authentication failed"}"#,
+            ErrorKind::Config,
+        ),
+        (400, r#"{"error":"unauthorized_client"}"#, ErrorKind::Config),
+        (401, "", ErrorKind::Config),
+        (
+            400,
+            r#"{"error":"unsupported_grant_type"}"#,
+            ErrorKind::Config,
+        ),
+        (429, r#"{"status":429}"#, ErrorKind::RateLimited),
+        (500, "", ErrorKind::Transient),
+        (503, "", ErrorKind::Transient),
+        (403, "{}", ErrorKind::Other),
+    ];
+    for (status, body, kind) in cases {
+        let e = refresh(status, body);
+        assert_eq!(e.kind(), kind, "{status} {body}: {e:?}");
+    }
+    assert!(
+        refresh(401, r#"{"error":"invalid_client"}"#)
+            .to_string()
+            .contains(CLIENT_SECRET_VAR)
+    );
+    assert_eq!(refresh(429, "{}").retry_after(), Some(THROTTLE_BACKOFF));
 }
 
 #[test]

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::PLATFORM;
 use super::config::LinkedInConfig;
-use super::error::classify;
+use super::error::{classify, classify_refresh};
 use crate::common::http::{self, Idempotency, PlatformResponse, join};
 use crate::common::{
     AuthorizationRequest, AuthorizeOptions, ClientAuth, ConnectedAccount, Connector, OAuthApp,
@@ -157,19 +157,12 @@ impl TokenRefresher for LinkedInConnector {
         )
         .await?;
         let status = response.status();
+        let headers = response.headers().clone();
         let body = http::body_bytes(PLATFORM, Idempotency::Safe, response).await?;
-        if status.is_server_error() {
-            return Err(Error::transient(
-                PLATFORM,
-                PlatformResponse::boxed(status, &body),
-            ));
-        }
-        if status.is_client_error() {
-            // invalid_request: the refresh token expired (365 days) or was revoked.
-            return Err(Error::AuthExpired {
-                service: PLATFORM,
-                source: Some(PlatformResponse::boxed(status, &body)),
-            });
+        if !status.is_success() {
+            // Only a refused refresh token is AuthExpired; wrong client credentials are a
+            // configuration error, a 429 or 5xx is retried later.
+            return Err(classify_refresh(status, &headers, &body, Utc::now()));
         }
         let token: WireToken = serde_json::from_slice(&body).map_err(|e| {
             Error::other(PLATFORM, format!("unreadable token endpoint answer: {e}"))

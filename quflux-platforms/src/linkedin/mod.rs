@@ -15,7 +15,9 @@
 //!   re-authorize. No revocation endpoint is documented.
 //! - **Limits**: 3000 characters (core rules). Daily per-member and per-app quotas reset at
 //!   00:00 UTC and **no rate-limit headers** are sent: the daily budget is counted locally
-//!   ([`LinkedInConfig::daily_post_limit`]) and a 429 blocks the account until midnight UTC.
+//!   ([`LinkedInConfig::daily_post_limit`]). A 429 whose message names a DAY limit blocks the
+//!   account until midnight UTC; any other 429 (infrastructure protection) backs off for
+//!   `Retry-After`, else [`THROTTLE_BACKOFF`].
 //! - **Reconciliation**: member posts cannot be listed, so [`LinkedInPublisher`]'s `lookup`
 //!   answers `ResendIsSafe`: a resend (`attempt > 1`) of the identical body that LinkedIn
 //!   refuses as 422 `DUPLICATE_POST` returns the URN named in the refusal.
@@ -45,7 +47,10 @@ pub use config::{
     REDIRECT_URL_VAR, VERSION_VAR,
 };
 pub use connector::{AUTHOR_URN_KEY, LinkedInConnector, split_scopes};
-pub use error::{classify, duplicate_urn, is_duplicate, next_utc_midnight, throttle_wait};
+pub use error::{
+    THROTTLE_BACKOFF, classify, classify_refresh, duplicate_urn, is_day_limit, is_duplicate,
+    next_utc_midnight, throttle_wait,
+};
 pub use little::{RESERVED, escape_little, is_reserved};
 pub use publisher::{LinkedInPublisher, author_urn, encode_urn, post_url};
 

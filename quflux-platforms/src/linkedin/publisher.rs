@@ -17,13 +17,18 @@ use serde_json::{Value, json};
 
 use super::PLATFORM;
 use super::connector::{AUTHOR_URN_KEY, LinkedInConnector};
-use super::error::{classify, duplicate_urn, is_duplicate, next_utc_midnight};
+use super::error::{
+    THROTTLE_BACKOFF, classify, duplicate_urn, is_day_limit, is_duplicate, next_utc_midnight,
+};
 use super::little::escape_little;
 use crate::common::http::{self, Idempotency, PlatformResponse, join};
 use crate::common::{Credentials, Limit, RateBudgets, TokenManager};
 
-/// The rate bucket blocked after a 429 (daily quotas reset at 00:00 UTC).
+/// The rate bucket blocked after a 429 naming a DAY limit (daily quotas reset at 00:00 UTC).
 const DAY_BUCKET: &str = "posts_day";
+/// The rate bucket blocked after any other 429 (infrastructure protection): for `Retry-After`,
+/// else [`THROTTLE_BACKOFF`].
+const THROTTLE_BUCKET: &str = "throttled";
 /// The `X-Restli-Protocol-Version` every versioned call carries.
 const RESTLI_VERSION: &str = "2.0.0";
 /// How long uploaded image URNs are remembered for a resend of the same publication.
@@ -117,15 +122,15 @@ impl LinkedInPublisher {
         join(&self.connector.config().api_base, path)
     }
 
-    /// The budget check of a publish: the member's daily post budget (counted locally) and a
-    /// block left by a 429. No network.
+    /// The budget check of a publish: the member's daily post budget (counted locally) and the
+    /// blocks left by a 429 (until midnight UTC for a DAY limit, briefly otherwise). No network.
     async fn admission(&self, connection: &PlatformConnection) -> Result<()> {
         self.budgets
             .check(
                 Platform::Linkedin,
                 &connection.platform_user_id,
                 &self.limits(),
-                &[DAY_BUCKET],
+                &[DAY_BUCKET, THROTTLE_BUCKET],
                 1,
             )
             .await
@@ -429,13 +434,20 @@ impl Publisher for LinkedInPublisher {
             }
             429 => {
                 let error = self.fail(&answer);
-                let until = error
-                    .retry_after()
-                    .and_then(|d| chrono::Duration::from_std(d).ok())
-                    .map(|d| self.now() + d)
-                    .unwrap_or_else(|| next_utc_midnight(self.now()));
+                let now = self.now();
+                // Only a 429 naming a DAY limit blocks the member until the quotas reset;
+                // any other one (infrastructure protection) is a short back-off.
+                let (bucket, until) = if is_day_limit(&answer.body) {
+                    (DAY_BUCKET, next_utc_midnight(now))
+                } else {
+                    let wait = error.retry_after().unwrap_or(THROTTLE_BACKOFF);
+                    let wait = chrono::Duration::from_std(wait)
+                        .unwrap_or_else(|_| chrono::Duration::seconds(60));
+                    (THROTTLE_BUCKET, now + wait)
+                };
+                tracing::info!(connection = %connection.id, bucket, until = %until, "LinkedIn throttled the member");
                 self.budgets
-                    .block_until(Platform::Linkedin, account, DAY_BUCKET, until)
+                    .block_until(Platform::Linkedin, account, bucket, until)
                     .await?;
                 Err(error)
             }
@@ -446,7 +458,8 @@ impl Publisher for LinkedInPublisher {
     /// The same budget check `publish` makes before anything is sent; sends nothing.
     ///
     /// # Errors
-    /// [`Error::RateLimited`] until the daily budget frees (00:00 UTC after a 429).
+    /// [`Error::RateLimited`] until the daily budget frees (00:00 UTC after a 429 naming a DAY
+    /// limit), or a short back-off after another 429 ends.
     async fn admit(
         &self,
         connection: &PlatformConnection,

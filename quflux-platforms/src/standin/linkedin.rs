@@ -9,14 +9,16 @@
 //!   monthly versions; else 426 `NONEXISTENT_VERSION`) and `X-Restli-Protocol-Version: 2.0.0`;
 //!   answers 201 with an empty body and `x-restli-id`; 422 `DUPLICATE_POST` naming the earlier
 //!   URN for the same author and identical commentary; 429 when the author's daily count
-//!   (reset at 00:00 UTC) is spent; 401 `EXPIRED_ACCESS_TOKEN` for tokens past their 60 days.
+//!   (reset at 00:00 UTC) is spent, its message naming the `MEMBER DAY limit`
+//!   ([`LinkedInFault::Throttled`] answers an infrastructure 429 naming no window); 401 `EXPIRED_ACCESS_TOKEN` for tokens past their 60 days.
 //!   With [`LinkedInStandIn::set_truncate_unescaped`] the commentary is cut at the first
 //!   unescaped reserved `little` character, as LinkedIn may do silently.
 //! - `DELETE /rest/posts/{urn}` → 204 (404 if unknown).
 //! - Images: `POST /rest/images?action=initializeUpload`, `PUT /dms-uploads/{id}`,
 //!   `GET /rest/images/{urn}` (`WAITING_UPLOAD` → `PROCESSING` → `AVAILABLE`).
 //!
-//! Faults ([`LinkedInFault`]) are armed for the next create request.
+//! Faults ([`LinkedInFault`]) are armed for the next create request (the refresh ones for the
+//! next refresh).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -44,8 +46,13 @@ const RESERVED: &str = "|{}@[]()<>#\\*_~";
 /// A failure armed for the next create request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LinkedInFault {
-    /// 429 for the member's daily limit.
+    /// 429 for the member's daily limit (message names the `MEMBER DAY limit`).
     RateLimited,
+    /// 429 for infrastructure protection: the message names no DAY limit; `Retry-After` is
+    /// sent when [`LinkedInStandIn::set_throttle_retry_after`] set one.
+    Throttled,
+    /// 429 from the token endpoint on the next refresh (`grant_type=refresh_token`).
+    RefreshThrottled,
     /// 401 `EXPIRED_ACCESS_TOKEN` on every call, and refresh refused, until reset.
     ExpiredToken,
     /// 422 `DUPLICATE_POST` (naming an unrelated earlier URN); nothing created.
@@ -97,6 +104,7 @@ struct State {
     processing_polls: u32,
     create_requests: usize,
     timeout_delay: Duration,
+    throttle_retry_after: Option<Duration>,
     clock_offset: chrono::Duration,
 }
 
@@ -117,6 +125,7 @@ impl State {
             processing_polls: 1,
             create_requests: 0,
             timeout_delay: Duration::from_secs(10),
+            throttle_retry_after: None,
             clock_offset: chrono::Duration::zero(),
         }
     }
@@ -207,6 +216,11 @@ impl LinkedInStandIn {
     /// Delay of the late answer of [`LinkedInFault::TimeoutAfterCreate`] (default 10 s).
     pub fn set_timeout_delay(&self, delay: Duration) {
         self.state().timeout_delay = delay;
+    }
+
+    /// The `Retry-After` of [`LinkedInFault::Throttled`] answers (default: none).
+    pub fn set_throttle_retry_after(&self, wait: Option<Duration>) {
+        self.state().throttle_retry_after = wait;
     }
 
     /// Moves the stand-in's clock forward (e.g. 60 days, to expire issued tokens).
@@ -363,6 +377,22 @@ impl Router {
                     "status": 429
                 }),
             );
+        }
+        if fault(&mut state, LinkedInFault::Throttled) {
+            let response = error(
+                429,
+                json!({
+                    "serviceErrorCode": 101,
+                    "message": "Resource level throttle limit for calls to this resource is reached.",
+                    "status": 429
+                }),
+            );
+            return match state.throttle_retry_after {
+                Some(wait) => {
+                    response.insert_header("Retry-After", wait.as_secs().to_string().as_str())
+                }
+                None => response,
+            };
         }
         if fault(&mut state, LinkedInFault::ServerError) {
             return error(

@@ -98,6 +98,12 @@ impl Router {
                 ResponseTemplate::new(200).set_body_json(body)
             }
             "refresh_token" => {
+                if state.faults.remove(&LinkedInFault::RefreshThrottled) {
+                    return error(
+                        429,
+                        json!({"status": 429, "serviceErrorCode": 101, "message": "Resource level throttle limit for calls to this resource is reached."}),
+                    );
+                }
                 if state.faults.contains(&LinkedInFault::ExpiredToken)
                     || !state.refresh_tokens.contains(&get("refresh_token"))
                 {
