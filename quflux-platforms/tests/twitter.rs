@@ -47,6 +47,8 @@ struct Env {
 async fn env() -> Env {
     let standin = Arc::new(XStandIn::start().await);
     let clock = Arc::new(ManualClock::new(Utc::now()));
+    // Posts are dated by the test's clock, which the contract moves forward.
+    standin.set_clock(clock.clone());
     let store = Arc::new(InMemoryStore::new());
     let cache = Arc::new(InMemoryCache::with_clock(clock.clone()));
     let cipher = Arc::new(AesGcmCipher::random("test"));
@@ -986,4 +988,177 @@ async fn admit_sends_nothing_and_refuses_while_the_budget_is_spent() {
     assert_eq!(env.standin.create_requests(), creates, "no create request");
     env.clock.advance(Duration::from_secs(62));
     env.publisher.admit(&connection, &request).await.unwrap();
+}
+
+/// A publisher on `env`'s stand-in and tokens whose cache is new: it has no record of what
+/// `env.publisher` sent.
+fn publisher_without_memory(env: &Env) -> XPublisher {
+    let config = XConfig::new("quflux-test-client", "https://app.example/cb")
+        .with_api_base(env.standin.uri())
+        .with_http(HttpConfig::default().with_timeout(Duration::from_secs(3)));
+    let cache = Arc::new(InMemoryCache::with_clock(env.clock.clone()));
+    XPublisher::new(
+        config,
+        env.tokens.clone(),
+        env.connector.clone(),
+        RateBudgets::new(cache, env.clock.clone()),
+    )
+    .unwrap()
+}
+
+/// Finding 3: a 5xx to `POST /2/tweets` may hide a created post. The adapter checks the
+/// timeline before answering: found, it is the post; not found, the 5xx is `Transient`.
+#[tokio::test]
+async fn a_5xx_that_created_the_post_is_found_instead_of_failing() {
+    let env = env().await;
+    let (connection, _) = env.connect(Duration::from_secs(7200)).await;
+    env.standin.inject_fault(XFault::ServerErrorAfterCreate);
+    let request = publish_request("Created behind a 503");
+    let post = env.publisher.publish(&connection, &request).await.unwrap();
+    let held = env.standin.posts();
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0].id, post.platform_post_id.as_str());
+    assert_eq!(env.standin.create_requests(), 1, "never sent twice");
+
+    // The same in the middle of a thread: part 3 is created behind a 503.
+    env.standin
+        .inject_fault_at(3, XFault::ServerErrorAfterCreate);
+    let mut thread = publish_request("Thread behind a 503 1/4");
+    thread.thread = vec!["2/4".into(), "3/4".into(), "4/4".into()];
+    let post = env.publisher.publish(&connection, &thread).await.unwrap();
+    assert_eq!(post.thread_ids.len(), 3);
+    let held = env.standin.posts();
+    assert_eq!(held.len(), 5, "{held:?}");
+    assert_eq!(held[4].reply_to.as_deref(), Some(held[3].id.as_str()));
+    assert_eq!(held[3].reply_to.as_deref(), Some(held[2].id.as_str()));
+
+    // A 503 that created nothing stays a retryable error, and lookup finds nothing.
+    env.standin.inject_fault(XFault::ServerError);
+    let request = publish_request("Refused by a 503");
+    let e = env
+        .publisher
+        .publish(&connection, &request)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Transient, "{e:?}");
+    assert_eq!(
+        env.publisher.lookup(&connection, &request).await.unwrap(),
+        Lookup::NotPublished
+    );
+    assert_eq!(env.standin.posts().len(), 5);
+    OpenApi::load().check_all(&env.standin);
+}
+
+/// Finding 3: on a retry, X's duplicate refusal means the first attempt landed; the publication
+/// is settled as published, not failed as invalid content.
+#[tokio::test]
+async fn a_duplicate_refusal_on_a_retry_is_the_first_attempts_post() {
+    let env = env().await;
+    let (connection, _) = env.connect(Duration::from_secs(7200)).await;
+    env.standin.inject_fault(XFault::TimeoutAfterCreate);
+    let mut request = publish_request("Landed but the answer was lost");
+    let e = env
+        .publisher
+        .publish(&connection, &request)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::OutcomeUnknown, "{e:?}");
+    let created = env.standin.posts()[0].id.clone();
+    // A retry by a process that has no record of the first send (so it cannot skip the
+    // create): X refuses the duplicate, and the timeline shows the post.
+    request.attempt = 2;
+    let post = publisher_without_memory(&env)
+        .publish(&connection, &request)
+        .await
+        .unwrap();
+    assert_eq!(post.platform_post_id.as_str(), created);
+    assert_eq!(env.standin.posts().len(), 1);
+    // The first attempt's duplicate refusal stays invalid content.
+    request.attempt = 1;
+    let e = publisher_without_memory(&env)
+        .publish(&connection, &request)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidContent, "{e:?}");
+}
+
+/// Finding 6: a thread whose part 2 failed is not reported as published; the retry posts the
+/// missing parts as replies to the last part found, without reposting the first.
+#[tokio::test]
+async fn a_partly_posted_thread_is_resumed_not_reported_published() {
+    let env = env().await;
+    let (connection, _) = env.connect(Duration::from_secs(7200)).await;
+    env.standin.inject_fault_at(2, XFault::ServerError);
+    let mut request = publish_request("Resumed thread 1/3");
+    request.thread = vec!["Resumed 2/3".into(), "Resumed 3/3".into()];
+    let e = env
+        .publisher
+        .publish(&connection, &request)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::OutcomeUnknown, "{e:?}");
+    assert_eq!(env.standin.posts().len(), 1);
+    match env.publisher.lookup(&connection, &request).await.unwrap() {
+        Lookup::ResendIsSafe { reason } => assert!(reason.contains("1 of the 3"), "{reason}"),
+        other => panic!("only part 1 is posted: {other:?}"),
+    }
+    request.attempt = 2;
+    let post = env.publisher.publish(&connection, &request).await.unwrap();
+    let held = env.standin.posts();
+    assert_eq!(held.len(), 3, "part 1 is not reposted: {held:?}");
+    assert_eq!(post.platform_post_id.as_str(), held[0].id);
+    assert_eq!(post.thread_ids.len(), 2);
+    assert_eq!(held[1].text, "Resumed 2/3");
+    assert_eq!(held[1].reply_to.as_deref(), Some(held[0].id.as_str()));
+    assert_eq!(held[2].reply_to.as_deref(), Some(held[1].id.as_str()));
+    match env.publisher.lookup(&connection, &request).await.unwrap() {
+        Lookup::Published(found) => {
+            assert_eq!(found.platform_post_id, post.platform_post_id);
+            assert_eq!(found.thread_ids, post.thread_ids);
+        }
+        other => panic!("{other:?}"),
+    }
+    // A further retry finds every part and posts nothing.
+    request.attempt = 3;
+    let again = env.publisher.publish(&connection, &request).await.unwrap();
+    assert_eq!(again.thread_ids, post.thread_ids);
+    assert_eq!(env.standin.posts().len(), 3);
+}
+
+/// Finding 7: an identical post published earlier (yesterday's "Good morning!") is not this
+/// request's post.
+#[tokio::test]
+async fn lookup_ignores_an_identical_older_post() {
+    let env = env().await;
+    let (connection, _) = env.connect(Duration::from_secs(7200)).await;
+    env.publisher
+        .publish(&connection, &publish_request("Good morning!"))
+        .await
+        .unwrap();
+    env.clock.advance(Duration::from_secs(24 * 3600));
+    let today = publish_request("Good morning!");
+    let requests = env.standin.request_count();
+    assert_eq!(
+        env.publisher.lookup(&connection, &today).await.unwrap(),
+        Lookup::NotPublished,
+        "never sent"
+    );
+    assert_eq!(
+        env.standin.request_count(),
+        requests,
+        "known without asking X"
+    );
+    // Sent today, refused by a 503: yesterday's post on the timeline is not today's.
+    env.standin.inject_fault(XFault::ServerError);
+    let e = env
+        .publisher
+        .publish(&connection, &today)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Transient, "{e:?}");
+    assert_eq!(
+        env.publisher.lookup(&connection, &today).await.unwrap(),
+        Lookup::NotPublished
+    );
+    assert_eq!(env.standin.posts().len(), 1);
 }

@@ -14,14 +14,19 @@
 //!   duplicate for an identical text of the same user; `429` with `x-rate-limit-*` and
 //!   `x-user-limit-24hour-*` headers (100 per 15 min per user, a configurable 24-hour cap);
 //!   every body received is recorded;
-//! - `GET /2/users/{id}/tweets` (newest first), `DELETE /2/tweets/{id}`;
+//! - `GET /2/users/{id}/tweets` (newest first; `created_at` and `conversation_id` when asked in
+//!   `tweet.fields`), `DELETE /2/tweets/{id}`;
 //! - media: `initialize` → `append` (multipart) → `finalize` → `STATUS`
 //!   (`pending` → `in_progress` → `succeeded`), `POST /2/media/metadata` (alt text).
 //!
 //! Every request received is recorded ([`XStandIn::received`]), for checks against the
 //! official OpenAPI document.
 //!
-//! Faults ([`XFault`]) are armed for the next create request.
+//! Faults ([`XFault`]) are armed for the next create request ([`XStandIn::inject_fault`]) or
+//! for the n-th one from now ([`XStandIn::inject_fault_at`], e.g. a thread's third part).
+//!
+//! Posts are dated by the system clock unless [`XStandIn::set_clock`] gives another (the test's
+//! clock, so that `created_at` and the adapter's own times agree).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -30,6 +35,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use quflux_core::Clock;
 use serde_json::{Value, json};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -56,6 +62,8 @@ pub enum XFault {
     InvalidContent,
     /// `503`; nothing is created.
     ServerError,
+    /// `503`, but the post was created (X's answer hides what happened).
+    ServerErrorAfterCreate,
     /// The post is created but the answer is delayed past the client's timeout.
     TimeoutAfterCreate,
 }
@@ -155,6 +163,9 @@ struct State {
     media: HashMap<String, Media>,
     next_id: u64,
     faults: HashSet<XFault>,
+    /// Faults armed for a later create: (value of `create_requests` it fires at, fault).
+    scheduled: Vec<(usize, XFault)>,
+    clock: Option<Arc<dyn Clock>>,
     expired: bool,
     timeout_delay: Duration,
     windows: HashMap<&'static str, (DateTime<Utc>, u32)>,
@@ -214,6 +225,8 @@ impl State {
             media: HashMap::new(),
             next_id: 1_445_880_548_472_328_192,
             faults: HashSet::new(),
+            scheduled: Vec::new(),
+            clock: None,
             expired: false,
             timeout_delay: Duration::from_secs(10),
             windows: HashMap::new(),
@@ -226,6 +239,11 @@ impl State {
             refresh_grants: 0,
             code_grants: 0,
         }
+    }
+
+    /// The time posts are dated with.
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.as_ref().map_or_else(Utc::now, |c| c.now())
     }
 
     fn next_id(&mut self) -> String {
@@ -267,6 +285,15 @@ impl State {
         }
         if method == "POST" && segments.as_slice() == ["2", "tweets"] {
             self.create_requests += 1;
+            let at = self.create_requests;
+            let due: Vec<XFault> = self
+                .scheduled
+                .iter()
+                .filter(|(n, _)| *n == at)
+                .map(|(_, f)| *f)
+                .collect();
+            self.scheduled.retain(|(n, _)| *n != at);
+            self.faults.extend(due);
         }
         if !self.bearer_ok(request) {
             return problem(401, "Unauthorized", "Unauthorized", "about:blank");
@@ -352,11 +379,28 @@ impl XStandIn {
         }
     }
 
-    /// Disarms every fault (and ends [`XFault::ExpiredToken`]).
+    /// Arms `fault` for the `n`-th create request from now (1 is the next one), e.g. the third
+    /// part of a thread. [`XFault::ExpiredToken`] is not a create fault: it is armed at once.
+    pub fn inject_fault_at(&self, n: usize, fault: XFault) {
+        if fault == XFault::ExpiredToken || n <= 1 {
+            return self.inject_fault(fault);
+        }
+        let mut s = self.state();
+        let at = s.create_requests + n;
+        s.scheduled.push((at, fault));
+    }
+
+    /// Disarms every fault, scheduled ones too (and ends [`XFault::ExpiredToken`]).
     pub fn reset(&self) {
         let mut s = self.state();
         s.faults.clear();
+        s.scheduled.clear();
         s.expired = false;
+    }
+
+    /// Dates posts from now on with `clock` instead of the system clock.
+    pub fn set_clock(&self, clock: Arc<dyn Clock>) {
+        self.state().clock = Some(clock);
     }
 
     /// Posts held, oldest first.

@@ -87,7 +87,7 @@ fn reason(problem: &Problem, fallback: &str) -> String {
 /// | 400 | `invalid-request`, `about:blank` (text too long), other | `InvalidContent` |
 /// | 404 | `resource-not-found` | `NotFound` |
 /// | 409 | `conflict` | `Conflict` |
-/// | 5xx | any | `Transient` |
+/// | 5xx | any | `Transient` (`OutcomeUnknown` for a create: [`classify_create`]) |
 /// | other | any | `Other` |
 pub fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8], now: DateTime<Utc>) -> Error {
     let problem: Problem = serde_json::from_slice(body).unwrap_or_default();
@@ -127,6 +127,30 @@ pub fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8], now: DateT
         500..=599 => Error::transient(SERVICE, source()),
         _ => Error::other(SERVICE, source()),
     }
+}
+
+/// Maps an error answer to `POST /2/tweets` of the `attempt`-th attempt (1-based): as
+/// [`classify`], except that
+///
+/// - a 5xx is `OutcomeUnknown`: X documents no 5xx that guarantees nothing was created, and a
+///   post that was created must not be blindly sent again (spec §6);
+/// - on a retry (`attempt > 1`), the duplicate-content 403 is `OutcomeUnknown` too: it is
+///   "strong evidence the first attempt landed" (spec §6), to be settled by a lookup rather than
+///   failing a publication that is live.
+pub(crate) fn classify_create(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: DateTime<Utc>,
+    attempt: u32,
+) -> Error {
+    if status.is_server_error() || (attempt > 1 && is_duplicate(status, body)) {
+        return Error::OutcomeUnknown {
+            service: SERVICE,
+            source: PlatformResponse::boxed(status, body),
+        };
+    }
+    classify(status, headers, body, now)
 }
 
 /// Whether an error answer is X's duplicate-content refusal.
@@ -224,6 +248,34 @@ mod tests {
         }
         let e = classify(StatusCode::TOO_MANY_REQUESTS, &h, b"{}", self::now());
         assert_eq!(e.retry_after(), Some(Duration::from_secs(36_000)));
+    }
+
+    #[test]
+    fn a_create_5xx_or_a_retried_duplicate_leaves_the_outcome_open() {
+        for s in [500, 502, 503, 504] {
+            let status = StatusCode::from_u16(s).unwrap();
+            let e = classify_create(status, &HeaderMap::new(), b"{}", now(), 1);
+            assert_eq!(e.kind(), ErrorKind::OutcomeUnknown, "{s}");
+        }
+        let (s, h, b) = answer("error_duplicate");
+        assert_eq!(
+            classify_create(s, &h, &b, now(), 1).kind(),
+            ErrorKind::InvalidContent
+        );
+        assert_eq!(
+            classify_create(s, &h, &b, now(), 2).kind(),
+            ErrorKind::OutcomeUnknown
+        );
+        let (s, h, b) = answer("error_invalid_request");
+        assert_eq!(
+            classify_create(s, &h, &b, now(), 2).kind(),
+            ErrorKind::InvalidContent
+        );
+        let (s, h, b) = answer("error_rate_limited");
+        assert_eq!(
+            classify_create(s, &h, &b, now(), 2).kind(),
+            ErrorKind::RateLimited
+        );
     }
 
     #[test]

@@ -16,8 +16,11 @@
 //!   `x-rate-limit-remaining > 0` when a 24-hour cap is spent. Published per-user limits:
 //!   `POST /2/tweets` 100 / 15 min, `DELETE` 50 / 15 min, user timeline 900 / 15 min.
 //! - **Errors**: RFC 7807 Problem objects, mapped by one [`classify`].
-//! - **Double posting**: X has no idempotency key; [`XPublisher`]'s `lookup` matches the text
-//!   against the account's recent posts (`GET /2/users/{id}/tweets`).
+//! - **Double posting**: X has no idempotency key; [`XPublisher`] matches the text against the
+//!   account's recent posts (`GET /2/users/{id}/tweets`), created no earlier than the request was
+//!   first sent ([`SendLog`](crate::common::SendLog)) and, for thread parts, in the first post's
+//!   conversation. That settles `lookup`, a 5xx or a retried duplicate refusal on create, and
+//!   the resumption of a partly posted thread on a retry.
 //!
 //! See <https://docs.x.com/x-api/posts/create-post> and
 //! <https://docs.x.com/resources/fundamentals/authentication/oauth-2-0/authorization-code>.

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use quflux_core::rules::validate_for;
 use quflux_core::{
     Error, Lookup, Platform, PlatformConnection, PlatformPostId, PublishRequest, PublishedPost,
@@ -13,13 +13,13 @@ use reqwest::Method;
 
 use crate::common::fingerprint::same_text;
 use crate::common::http::Idempotency;
-use crate::common::{Limit, RateBudgets, TokenManager};
+use crate::common::{Limit, RateBudgets, SendLog, TokenManager};
 
 use super::calls::Body;
-use super::classify::{classify, is_duplicate};
+use super::classify::{classify, classify_create, is_duplicate};
 use super::config::XConfig;
 use super::connector::XConnector;
-use super::wire::{CreatePost, Created, Data, MediaIds, PollBody, Reply, Timeline};
+use super::wire::{CreatePost, Created, Data, MediaIds, PollBody, Reply, Timeline, Tweet};
 use super::{PLATFORM, SERVICE};
 
 /// Published per-user limit of `POST /2/tweets` (spec §1.5).
@@ -47,6 +47,20 @@ pub const TIMELINE_LIMIT: Limit = Limit::new(
 /// connection); a 401 refreshes once and repeats that request once (a refused request was not
 /// applied). `POST /2/tweets` is checked against the account's rate budgets before it is
 /// sent, and the answer's rate-limit headers are recorded.
+///
+/// X has no idempotency key, so the account's timeline is the only record of what landed. The
+/// time a request was first about to be sent is kept in a [`SendLog`]; a post matches a part of
+/// the request when its text is the same, it was created after that time (less
+/// [`SendLog::not_before`]'s skew) and, for a thread part, it belongs to the first post's
+/// conversation. That match settles:
+///
+/// - a 5xx to a create, or a duplicate refusal on a retry: the post found is used as created;
+///   a 5xx with nothing on the timeline is [`Error::Transient`], anything else unsettled
+///   [`Error::OutcomeUnknown`];
+/// - a retry (`attempt > 1`): the parts already posted are skipped and the next part replies to
+///   the last one found;
+/// - `lookup`: `Published` when every part is found, `ResendIsSafe` when only the first ones
+///   are (a resend posts the rest), `NotPublished` when none is or nothing was ever sent.
 #[derive(Debug, Clone)]
 pub struct XPublisher {
     pub(crate) config: XConfig,
@@ -54,6 +68,64 @@ pub struct XPublisher {
     pub(super) tokens: Arc<TokenManager>,
     pub(super) connector: Arc<XConnector>,
     pub(super) budgets: RateBudgets,
+    pub(super) sent: SendLog,
+}
+
+/// One post of a publish, as `POST /2/tweets` is about to create it.
+struct Part<'a> {
+    /// Its text.
+    text: &'a str,
+    /// The first post of the thread, for a thread part.
+    root: Option<&'a str>,
+    /// The earliest `created_at` it can have.
+    since: DateTime<Utc>,
+    /// Ids of the parts of this request already posted (never this one).
+    known: &'a [String],
+}
+
+impl Part<'_> {
+    /// Whether `tweet` is this part.
+    fn is(&self, tweet: &Tweet) -> bool {
+        tweet.created_at.is_some_and(|at| at >= self.since)
+            && !self.known.contains(&tweet.id)
+            && same_text(&tweet.text, self.text)
+            && match (self.root, tweet.conversation_id.as_deref()) {
+                (Some(root), Some(conversation)) => conversation == root,
+                // A first post starts its own conversation.
+                (None, Some(conversation)) => conversation == tweet.id,
+                (_, None) => true,
+            }
+    }
+
+    /// The oldest post of `timeline` (newest first, as X lists it) that is this part.
+    fn find<'t>(&self, timeline: &'t [Tweet]) -> Option<&'t Tweet> {
+        timeline.iter().rev().find(|t| self.is(t))
+    }
+}
+
+/// The parts of `request` on `timeline` (newest first), created at `since` or later: the first
+/// post, then the thread parts in order up to the first one missing; empty when the first post
+/// is missing.
+fn landed(timeline: &[Tweet], request: &PublishRequest, since: DateTime<Utc>) -> Vec<Tweet> {
+    let text = first_text(request);
+    let mut found: Vec<Tweet> = Vec::new();
+    let mut known: Vec<String> = Vec::new();
+    let texts = std::iter::once(text.as_str()).chain(request.thread.iter().map(String::as_str));
+    for text in texts {
+        let root = found.first().map(|t| t.id.clone());
+        let part = Part {
+            text,
+            root: root.as_deref(),
+            since,
+            known: &known,
+        };
+        let Some(tweet) = part.find(timeline) else {
+            break;
+        };
+        known.push(tweet.id.clone());
+        found.push(tweet.clone());
+    }
+    found
 }
 
 /// The JSON body of `POST /2/tweets` for one part (`CreatePostsRequest`).
@@ -150,12 +222,14 @@ impl XPublisher {
         budgets: RateBudgets,
     ) -> Result<Self> {
         let http = config.http.client()?;
+        let sent = SendLog::from_budgets(&budgets);
         Ok(Self {
             config,
             http,
             tokens,
             connector,
             budgets,
+            sent,
         })
     }
 
@@ -187,10 +261,14 @@ impl XPublisher {
         self.tokens.clock().now()
     }
 
-    /// Sends one `POST /2/tweets`; returns the new post id.
+    /// Sends one `POST /2/tweets` for `part` of the `attempt`-th attempt; returns the new post
+    /// id. An answer that leaves the outcome open (a 5xx, a duplicate refusal on a retry) is
+    /// settled on the timeline: the post found there is returned as created.
     async fn create(
         &self,
         connection: &PlatformConnection,
+        attempt: u32,
+        part: &Part<'_>,
         body: &serde_json::Value,
     ) -> Result<String> {
         let account = connection.platform_user_id.as_str();
@@ -213,8 +291,78 @@ impl XPublisher {
         self.observe(account, "create", &answer).await?;
         if !answer.status.is_success() {
             if is_duplicate(answer.status, &answer.body) {
-                tracing::info!(connection = %connection.id, "X refused a duplicate text");
+                tracing::info!(connection = %connection.id, attempt, "X refused a duplicate text");
             }
+            let e = classify_create(
+                answer.status,
+                &answer.headers,
+                &answer.body,
+                self.now(),
+                attempt,
+            );
+            if !matches!(e, Error::OutcomeUnknown { .. }) {
+                return Err(e);
+            }
+            return match self.timeline(connection).await {
+                Ok(timeline) => match part.find(&timeline) {
+                    Some(found) => {
+                        tracing::info!(
+                            connection = %connection.id,
+                            status = answer.status.as_u16(),
+                            id = %found.id,
+                            "X's error answer hid a created post; found on the timeline"
+                        );
+                        Ok(found.id.clone())
+                    }
+                    None if answer.status.is_server_error() => Err(Error::transient(
+                        SERVICE,
+                        format!(
+                            "X answered {} to POST /2/tweets and the post is not on the \
+                             account's timeline: {}",
+                            answer.status.as_u16(),
+                            e.detailed_message()
+                        ),
+                    )),
+                    None => Err(e),
+                },
+                Err(lookup) => {
+                    tracing::warn!(
+                        connection = %connection.id,
+                        error = %lookup.detailed_message(),
+                        "could not check the timeline after an unsettled create"
+                    );
+                    Err(e)
+                }
+            };
+        }
+        Ok(answer.parse::<Data<Created>>()?.data.id)
+    }
+
+    /// The account's recent posts, newest first (`lookup_depth` of them, with `created_at` and
+    /// `conversation_id`).
+    async fn timeline(&self, connection: &PlatformConnection) -> Result<Vec<Tweet>> {
+        let account = connection.platform_user_id.as_str();
+        self.check_budget(account, "timeline", TIMELINE_LIMIT, 1)
+            .await?;
+        let depth = self.config.lookup_depth.clamp(5, 100).to_string();
+        let answer = self
+            .raw_call(
+                connection,
+                Method::GET,
+                &format!("/2/users/{account}/tweets"),
+                &[
+                    ("max_results", depth.as_str()),
+                    ("tweet.fields", "created_at,conversation_id"),
+                ],
+                Body::Empty,
+                Idempotency::Safe,
+            )
+            .await?;
+        self.budgets
+            .spend(PLATFORM, account, &[TIMELINE_LIMIT], 1)
+            .await?;
+        self.observe(account, "timeline", &answer).await?;
+        if !answer.status.is_success() {
             return Err(classify(
                 answer.status,
                 &answer.headers,
@@ -222,7 +370,22 @@ impl XPublisher {
                 self.now(),
             ));
         }
-        Ok(answer.parse::<Data<Created>>()?.data.id)
+        Ok(answer.parse::<Timeline>()?.data)
+    }
+
+    /// The parts of `request` already posted, if it was ever sent: (earliest `created_at`,
+    /// parts found in order).
+    async fn already_posted(
+        &self,
+        connection: &PlatformConnection,
+        request: &PublishRequest,
+    ) -> Result<Option<(DateTime<Utc>, Vec<Tweet>)>> {
+        let Some(first) = self.sent.first(PLATFORM, &request.idempotency_key).await? else {
+            return Ok(None);
+        };
+        let since = SendLog::not_before(first);
+        let timeline = self.timeline(connection).await?;
+        Ok(Some((since, landed(&timeline, request, since))))
     }
 
     /// The budget check of a publish: the whole thread (one `POST /2/tweets` per part) must fit
@@ -274,30 +437,71 @@ impl Publisher for XPublisher {
     ) -> Result<PublishedPost> {
         self.validate(request)?;
         self.admission(connection, request).await?;
-        let mut media_ids = Vec::with_capacity(request.media.len());
-        for media in &request.media {
-            media_ids.push(self.upload(connection, media).await?);
+        // A retry first reconciles: the parts an earlier attempt posted are not posted again.
+        let mut resumed = None;
+        if request.attempt > 1 {
+            resumed = self.already_posted(connection, request).await?;
         }
-        let text = first_text(request);
-        let body = create_body(
-            &text,
-            None,
-            &media_ids,
-            request.options.poll.as_ref(),
-            request.ai_generated && !media_ids.is_empty(),
-        );
-        let first = self.create(connection, &body).await?;
-        let mut previous = first.clone();
-        let mut thread = Vec::with_capacity(request.thread.len());
-        for (i, part) in request.thread.iter().enumerate() {
-            let body = create_body(part, Some(&previous), &[], None, false);
-            match self.create(connection, &body).await {
-                Ok(id) => {
-                    thread.push(id.clone());
-                    previous = id;
+        let mut posted: Vec<String> = Vec::with_capacity(request.thread.len() + 1);
+        let mut since = None;
+        if let Some((at, found)) = resumed
+            && !found.is_empty()
+        {
+            tracing::info!(
+                connection = %connection.id,
+                attempt = request.attempt,
+                found = found.len(),
+                parts = request.thread.len() + 1,
+                "resuming: parts posted by an earlier attempt are on the timeline"
+            );
+            since = Some(at);
+            posted.extend(found.into_iter().map(|t| t.id));
+        }
+        let since = match since {
+            Some(at) => at,
+            None => {
+                let mut media_ids = Vec::with_capacity(request.media.len());
+                for media in &request.media {
+                    media_ids.push(self.upload(connection, media).await?);
                 }
+                let text = first_text(request);
+                let body = create_body(
+                    &text,
+                    None,
+                    &media_ids,
+                    request.options.poll.as_ref(),
+                    request.ai_generated && !media_ids.is_empty(),
+                );
+                let since =
+                    SendLog::not_before(self.sent.mark(PLATFORM, &request.idempotency_key).await?);
+                let part = Part {
+                    text: &text,
+                    root: None,
+                    since,
+                    known: &[],
+                };
+                posted.push(
+                    self.create(connection, request.attempt, &part, &body)
+                        .await?,
+                );
+                since
+            }
+        };
+        let first = posted[0].clone();
+        for (i, text) in request.thread.iter().enumerate().skip(posted.len() - 1) {
+            let previous = posted[posted.len() - 1].clone();
+            let body = create_body(text, Some(&previous), &[], None, false);
+            let part = Part {
+                text,
+                root: Some(&first),
+                since,
+                known: &posted,
+            };
+            match self.create(connection, request.attempt, &part, &body).await {
+                Ok(id) => posted.push(id),
                 Err(e) => {
-                    // The first post exists: never let a retry post it again.
+                    // The first post exists: never let a retry post it again. Reconciliation
+                    // finds the parts posted, and a retry posts the rest.
                     return Err(Error::OutcomeUnknown {
                         service: SERVICE,
                         source: format!(
@@ -310,6 +514,7 @@ impl Publisher for XPublisher {
                 }
             }
         }
+        let thread = posted.split_off(1);
         Ok(self.published(connection, first, thread))
     }
 
@@ -356,57 +561,26 @@ impl Publisher for XPublisher {
         connection: &PlatformConnection,
         request: &PublishRequest,
     ) -> Result<Lookup> {
-        let account = connection.platform_user_id.as_str();
-        self.check_budget(account, "timeline", TIMELINE_LIMIT, 1)
-            .await?;
-        let depth = self.config.lookup_depth.clamp(5, 100).to_string();
-        let answer = self
-            .raw_call(
-                connection,
-                Method::GET,
-                &format!("/2/users/{account}/tweets"),
-                &[
-                    ("max_results", depth.as_str()),
-                    ("tweet.fields", "created_at"),
-                ],
-                Body::Empty,
-                Idempotency::Safe,
-            )
-            .await?;
-        self.budgets
-            .spend(PLATFORM, account, &[TIMELINE_LIMIT], 1)
-            .await?;
-        self.observe(account, "timeline", &answer).await?;
-        if !answer.status.is_success() {
-            return Err(classify(
-                answer.status,
-                &answer.headers,
-                &answer.body,
-                self.now(),
-            ));
-        }
-        let timeline: Timeline = answer.parse()?;
-        let text = first_text(request);
-        // Newest first: the latest post with this text.
-        let Some(first) = timeline.data.iter().find(|t| same_text(&t.text, &text)) else {
+        // Never sent by this request: nothing of it can be on X.
+        let Some((_, mut found)) = self.already_posted(connection, request).await? else {
             return Ok(Lookup::NotPublished);
         };
-        let mut thread = Vec::new();
-        let mut used = vec![first.id.as_str()];
-        for part in &request.thread {
-            // The oldest matching reply not yet used (parts are posted in order).
-            let Some(found) = timeline
-                .data
-                .iter()
-                .rev()
-                .find(|t| !used.contains(&t.id.as_str()) && same_text(&t.text, part))
-            else {
-                break;
-            };
-            used.push(found.id.as_str());
-            thread.push(found.id.clone());
+        if found.is_empty() {
+            return Ok(Lookup::NotPublished);
         }
-        let mut post = self.published(connection, first.id.clone(), thread);
+        let parts = request.thread.len() + 1;
+        if found.len() < parts {
+            return Ok(Lookup::ResendIsSafe {
+                reason: format!(
+                    "{} of the {parts} posts of the thread are on X; a retry posts the rest as \
+                     replies to the last one",
+                    found.len()
+                ),
+            });
+        }
+        let thread = found.split_off(1).into_iter().map(|t| t.id).collect();
+        let first = found.remove(0);
+        let mut post = self.published(connection, first.id, thread);
         if let Some(at) = first.created_at {
             post.published_at = at;
         }

@@ -44,13 +44,16 @@ pub(crate) struct Created {
 }
 
 /// One post of `GET /2/users/{id}/tweets`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Tweet {
     pub(crate) id: String,
     #[serde(default)]
     pub(crate) text: String,
     #[serde(default)]
     pub(crate) created_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The id of the conversation's first post (its own id for a post that replies to none).
+    #[serde(default)]
+    pub(crate) conversation_id: Option<String>,
 }
 
 /// `GET /2/users/{id}/tweets` (no `data` when there are no posts).

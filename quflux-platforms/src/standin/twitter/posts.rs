@@ -110,6 +110,7 @@ impl State {
                 false,
             );
         }
+        let hide_created = self.faults.remove(&XFault::ServerErrorAfterCreate);
         if self.faults.remove(&XFault::InvalidContent) {
             return finish(
                 self,
@@ -255,8 +256,20 @@ impl State {
             reply_to,
             media,
             poll,
-            created_at: Utc::now(),
+            created_at: self.now(),
         });
+        if hide_created {
+            return finish(
+                self,
+                problem(
+                    503,
+                    "Service Unavailable",
+                    "Service Unavailable",
+                    "about:blank",
+                ),
+                true,
+            );
+        }
         let mut r = ResponseTemplate::new(201).set_body_json(json!({
             "data": {"id": id, "text": text, "edit_history_tweet_ids": [id]}
         }));
@@ -278,9 +291,24 @@ impl State {
                 );
             }
         };
-        let with_created = q
-            .get("tweet.fields")
-            .is_some_and(|f| f.split(',').any(|f| f == "created_at"));
+        let field = |name: &str| {
+            q.get("tweet.fields")
+                .is_some_and(|f| f.split(',').any(|f| f == name))
+        };
+        let (with_created, with_conversation) = (field("created_at"), field("conversation_id"));
+        // The first post of the reply chain (a deleted parent still names the conversation).
+        let conversation = |p: &Post| {
+            let mut post = p;
+            loop {
+                let Some(parent) = &post.reply_to else {
+                    return post.id.clone();
+                };
+                match self.posts.iter().find(|q| &q.id == parent) {
+                    Some(q) => post = q,
+                    None => return parent.clone(),
+                }
+            }
+        };
         let data: Vec<Value> = self
             .posts
             .iter()
@@ -294,6 +322,9 @@ impl State {
                         p.created_at
                             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
                     );
+                }
+                if with_conversation {
+                    v["conversation_id"] = json!(conversation(p));
                 }
                 v
             })
