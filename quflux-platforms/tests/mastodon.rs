@@ -1,6 +1,7 @@
 //! The Mastodon adapter against the stand-in instance: the platform contract suite, the
-//! `Idempotency-Key`, instance limits, content warnings, media processing, rate limits, and
-//! connecting through `ConnectionService` to two instances.
+//! `Idempotency-Key`, lookups (bounded by the first send, against Mastodon's status HTML),
+//! instance limits, content warnings, media processing, rate limits, connecting through
+//! `ConnectionService` to two instances, and app registrations racing across processes.
 #![cfg(all(feature = "mastodon", feature = "standin"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -87,6 +88,8 @@ async fn env() -> Env {
     let cache = Arc::new(InMemoryCache::new());
     let manual = Arc::new(ManualClock::new(chrono::Utc::now()));
     let clock: Arc<dyn Clock> = manual.clone();
+    // The instance's `created_at` and the publisher's first-send times on one clock.
+    standin.set_clock(clock.clone());
     let notifier = Arc::new(RecordingNotifier::new());
     let tokens = Arc::new(TokenManager::new(
         store.clone(),
@@ -534,4 +537,201 @@ async fn every_request(standin: &MastodonStandIn) -> usize {
         n += standin.requests(method, "/").await;
     }
     n
+}
+
+#[tokio::test]
+async fn a_recurring_identical_post_is_not_taken_for_an_older_one() {
+    let env = env().await;
+    let connection = env.connection().await;
+    let text = format!("Good morning! {}", uuid::Uuid::new_v4().simple());
+    let yesterday = publish_request(&text);
+    let old = env
+        .publisher
+        .publish(&connection, &yesterday)
+        .await
+        .unwrap();
+    env.clock.advance(Duration::from_secs(24 * 3600));
+    // Today's post, same text, another request: never sent, so never published.
+    let mut today = publish_request(&text);
+    match env.publisher.lookup(&connection, &today).await.unwrap() {
+        Lookup::NotPublished => {}
+        other => panic!("today's post was never sent, got {other:?}"),
+    }
+    // Sent, but the instance created nothing: yesterday's status is not today's.
+    env.standin.inject_fault(MastodonFault::ServerError);
+    env.publisher
+        .publish(&connection, &today)
+        .await
+        .unwrap_err();
+    match env.publisher.lookup(&connection, &today).await.unwrap() {
+        Lookup::NotPublished => {}
+        other => panic!("yesterday's status taken for today's: {other:?}"),
+    }
+    today.attempt = 2;
+    let new = env.publisher.publish(&connection, &today).await.unwrap();
+    assert_ne!(new.platform_post_id, old.platform_post_id);
+    assert_eq!(env.standin.posts().len(), 2, "today's post went out");
+    // And today's is found for today's request.
+    match env.publisher.lookup(&connection, &today).await.unwrap() {
+        Lookup::Published(p) => assert_eq!(p.platform_post_id, new.platform_post_id),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn statuses_come_back_as_mastodon_html_and_lookup_still_finds_them() {
+    let env = env().await;
+    let connection = env.connection().await;
+    let mut request = request(
+        "Hi @bob@other.example and @alice!\nRead https://example.com/a/very/long/path/that/goes/on?q=1&r=2 \
+         \u{2014} it's <good>.\n\n#Rust",
+    );
+    request.thread = vec!["Thanks @carol@third.example, see https://example.com/x".into()];
+    let post = env.publisher.publish(&connection, &request).await.unwrap();
+    // The instance renders the text as Mastodon does.
+    let token = env.standin.issue_token();
+    let statuses: serde_json::Value = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v1/accounts/{}/statuses",
+            env.standin.uri(),
+            mastodon::ACCOUNT_ID
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let first = statuses[1]["content"].as_str().unwrap();
+    assert!(
+        first.starts_with(
+            "<p>Hi <span class=\"h-card\"><a href=\"https://other.example/@bob\" \
+             class=\"u-url mention\">@<span>bob</span></a></span> and "
+        ),
+        "{first}"
+    );
+    assert!(
+        first.contains(
+            "<br />Read <a href=\"https://example.com/a/very/long/path/that/goes/on?q=1&amp;r=2\" \
+             rel=\"nofollow noopener\" target=\"_blank\"><span class=\"invisible\">https://</span>\
+             <span class=\"ellipsis\">"
+        ),
+        "{first}"
+    );
+    assert!(first.contains("it&#39;s &lt;good&gt;.</p><p>"), "{first}");
+    let second = statuses[0]["content"].as_str().unwrap();
+    assert!(
+        second.contains("@<span>carol</span></a></span>, see <a href=\"https://example.com/x\""),
+        "{second}"
+    );
+    // Lookup matches that HTML with the text sent.
+    match env.publisher.lookup(&connection, &request).await.unwrap() {
+        Lookup::Published(p) => {
+            assert_eq!(p.platform_post_id, post.platform_post_id);
+            assert_eq!(p.thread_ids, post.thread_ids);
+        }
+        other => panic!("the posted thread is not recognised: {other:?}"),
+    }
+    // After the key's hour, a later attempt finds it instead of posting it again.
+    env.standin.forget_idempotency_keys();
+    request.attempt = 2;
+    let again = env.publisher.publish(&connection, &request).await.unwrap();
+    assert_eq!(again.platform_post_id, post.platform_post_id);
+    assert_eq!(env.standin.posts().len(), 2, "no duplicate");
+}
+
+fn connector(env: &Env, cache: Arc<InMemoryCache>) -> MastodonConnector {
+    MastodonConnector::new(env.config.clone(), cache, env.tokens.cipher().clone()).unwrap()
+}
+
+#[tokio::test]
+async fn an_authorization_completes_with_the_app_it_started_with() {
+    use quflux_platforms::common::Connector;
+    let env = env().await;
+    let here = connector(&env, env.cache.clone());
+    // Two authorizations start here with the application registered here...
+    let (auth_a, context_a) = here
+        .authorize(Platform::Mastodon, &AuthorizeOptions::default())
+        .await
+        .unwrap();
+    let (auth_b, context_b) = here
+        .authorize(Platform::Mastodon, &AuthorizeOptions::default())
+        .await
+        .unwrap();
+    // ...while another process registers its own and its cache write lands last.
+    let elsewhere_cache = Arc::new(InMemoryCache::new());
+    let elsewhere = connector(&env, elsewhere_cache.clone());
+    let (auth_c, context_c) = elsewhere
+        .authorize(Platform::Mastodon, &AuthorizeOptions::default())
+        .await
+        .unwrap();
+    let key = format!("mastodon:app:{}", env.standin.uri());
+    let theirs = elsewhere_cache.get(&key).await.unwrap().unwrap();
+    env.cache.set(&key, &theirs, None).await.unwrap();
+    assert_eq!(env.standin.app_registrations(), 2);
+    assert_ne!(context_a["client_id"], context_c["client_id"]);
+    // Each authorization exchanges its code with its own application.
+    let (code_a, _) = approve(&auth_a.url).await;
+    let (code_b, _) = approve(&auth_b.url).await;
+    let (code_c, _) = approve(&auth_c.url).await;
+    let accounts = here
+        .complete(
+            Platform::Mastodon,
+            &code_a,
+            auth_a.pkce_verifier.as_ref(),
+            &context_a,
+        )
+        .await
+        .unwrap();
+    assert_eq!(accounts[0].metadata["client_id"], context_a["client_id"]);
+    // Its token is revoked with the application it was issued to.
+    let mut connection = env.connection().await;
+    connection.metadata = accounts[0].metadata.clone();
+    let token = accounts[0].tokens.access_token.clone();
+    assert!(env.standin.token_is_valid(token.expose()));
+    here.revoke(&connection, &token, None).await.unwrap();
+    assert!(!env.standin.token_is_valid(token.expose()));
+    // The instance forgets the first application: its authorization fails, but the
+    // application registered since stays cached for everyone else.
+    env.standin
+        .forget_app(context_a["client_id"].as_str().unwrap());
+    here.complete(
+        Platform::Mastodon,
+        &code_b,
+        auth_b.pkce_verifier.as_ref(),
+        &context_b,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(env.cache.get(&key).await.unwrap(), Some(theirs));
+    here.complete(
+        Platform::Mastodon,
+        &code_c,
+        auth_c.pkce_verifier.as_ref(),
+        &context_c,
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn an_unreadable_app_registration_never_quotes_the_client_secret() {
+    let env = env().await;
+    env.standin.truncate_next_app_answer();
+    let e = connector(&env, env.cache.clone())
+        .app(&env.standin.uri())
+        .await
+        .unwrap_err();
+    let shown = format!("{e} | {e:?} | {}", e.detailed_message());
+    assert!(shown.contains("unreadable answer"), "{shown}");
+    assert!(
+        !shown.contains("secret-"),
+        "the client secret leaked: {shown}"
+    );
+    // Nothing was cached: the next call registers again and works.
+    connector(&env, env.cache.clone())
+        .app(&env.standin.uri())
+        .await
+        .unwrap();
 }

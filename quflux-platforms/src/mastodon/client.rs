@@ -35,6 +35,24 @@ impl Answer {
         })
     }
 
+    /// The body as `T`, for answers holding credentials: a parse failure names its position
+    /// only, never the body or the offending value.
+    pub(crate) fn json_secret<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            Error::other(
+                PLATFORM,
+                format!(
+                    "unreadable answer (HTTP {}): {:?} error at line {} column {} \
+                     (body withheld: it holds credentials)",
+                    self.status,
+                    e.classify(),
+                    e.line(),
+                    e.column()
+                ),
+            )
+        })
+    }
+
     /// `Ok(self)` for a 2xx answer, the classified error otherwise.
     pub(crate) fn success(self, now: DateTime<Utc>) -> Result<Self> {
         if self.status.is_success() {

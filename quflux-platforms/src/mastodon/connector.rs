@@ -73,6 +73,12 @@ impl MastodonConnector {
         format!("mastodon:app:{instance}")
     }
 
+    /// The key of one registered application: several can exist for an instance when two
+    /// processes registered at once, and each keeps serving the tokens it issued.
+    fn app_id_key(instance: &str, client_id: &str) -> String {
+        format!("mastodon:app:{instance}#{client_id}")
+    }
+
     /// The OAuth application of `instance` (normalized), registering it on first use.
     ///
     /// # Errors
@@ -80,29 +86,40 @@ impl MastodonConnector {
     /// refuses the registration.
     pub async fn app(&self, instance: &str) -> Result<OAuthApp> {
         let instance = normalize_instance(instance)?;
-        if let Some(app) = self.cached_app(&instance).await? {
-            return Ok(app);
+        let stored = self.stored_app(&instance).await?;
+        self.oauth_app(&instance, &stored)
+    }
+
+    /// The application of `instance` (normalized) as stored, registering it on first use.
+    ///
+    /// Another process may register at the same time and overwrite the instance's entry:
+    /// each authorization keeps the application it started with in its context, and every
+    /// application stays stored under its `client_id`, so nothing in flight breaks.
+    async fn stored_app(&self, instance: &str) -> Result<StoredApp> {
+        if let Some(stored) = self.cached_stored(instance).await? {
+            return Ok(stored);
         }
         // One registration at a time in this process; others reuse its result.
         let _guard = self.registering.lock().await;
-        if let Some(app) = self.cached_app(&instance).await? {
-            return Ok(app);
+        if let Some(stored) = self.cached_stored(instance).await? {
+            return Ok(stored);
         }
         let scopes = self.config.scopes.join(" ");
         let request = self
             .http
-            .post(join(&instance, "/api/v1/apps"))
+            .post(join(instance, "/api/v1/apps"))
             .json(&RegisterApp {
                 client_name: &self.config.client_name,
                 redirect_uris: vec![self.config.redirect_url.as_str()],
                 scopes,
                 website: self.config.website.as_deref(),
             });
-        // A lost answer leaves at most an unused application behind.
+        // A lost answer leaves at most an unused application behind. The answer holds the
+        // client secret: an unreadable one is reported without its body.
         let registered: RegisteredApp = call(Idempotency::Safe, request)
             .await?
             .success(Utc::now())?
-            .json()?;
+            .json_secret()?;
         let stored = StoredApp {
             client_id: registered.client_id,
             client_secret: self
@@ -111,18 +128,19 @@ impl MastodonConnector {
             redirect_url: self.config.redirect_url.clone(),
             scopes: self.config.scopes.clone(),
         };
+        let value = serde_json::to_value(&stored).map_err(|e| Error::other(PLATFORM, e))?;
         self.cache
-            .set(
-                &Self::app_key(&instance),
-                &serde_json::to_value(&stored).map_err(|e| Error::other(PLATFORM, e))?,
-                None,
-            )
+            .set(&Self::app_id_key(instance, &stored.client_id), &value, None)
+            .await?;
+        self.cache
+            .set(&Self::app_key(instance), &value, None)
             .await?;
         tracing::info!(instance = %instance, "registered the Mastodon application");
-        self.oauth_app(&instance, &stored)
+        Ok(stored)
     }
 
-    async fn cached_app(&self, instance: &str) -> Result<Option<OAuthApp>> {
+    /// The instance's current application, if one fits this connector's callback and scopes.
+    async fn cached_stored(&self, instance: &str) -> Result<Option<StoredApp>> {
         let Some(value) = self.cache.get(&Self::app_key(instance)).await? else {
             return Ok(None);
         };
@@ -133,7 +151,43 @@ impl MastodonConnector {
         if stored.redirect_url != self.config.redirect_url || stored.scopes != self.config.scopes {
             return Ok(None);
         }
-        self.oauth_app(instance, &stored).map(Some)
+        Ok(Some(stored))
+    }
+
+    /// The application `client_id` of `instance`: stored under its id, else the instance's
+    /// current one if it is that application.
+    async fn app_by_id(&self, instance: &str, client_id: &str) -> Result<Option<StoredApp>> {
+        if let Some(value) = self
+            .cache
+            .get(&Self::app_id_key(instance, client_id))
+            .await?
+            && let Ok(stored) = serde_json::from_value::<StoredApp>(value)
+        {
+            return Ok(Some(stored));
+        }
+        Ok(self
+            .cache
+            .get(&Self::app_key(instance))
+            .await?
+            .and_then(|v| serde_json::from_value::<StoredApp>(v).ok())
+            .filter(|stored| stored.client_id == client_id))
+    }
+
+    /// Forgets the application `client_id` the instance no longer knows; the instance's
+    /// current entry only if it is that application (another may have replaced it).
+    async fn forget_app(&self, instance: &str, client_id: &str) -> Result<()> {
+        self.cache
+            .delete(&Self::app_id_key(instance, client_id))
+            .await?;
+        let current = self
+            .cache
+            .get(&Self::app_key(instance))
+            .await?
+            .and_then(|v| serde_json::from_value::<StoredApp>(v).ok());
+        if current.is_some_and(|stored| stored.client_id == client_id) {
+            self.cache.delete(&Self::app_key(instance)).await?;
+        }
+        Ok(())
     }
 
     fn oauth_app(&self, instance: &str, stored: &StoredApp) -> Result<OAuthApp> {
@@ -150,6 +204,32 @@ impl MastodonConnector {
             client_auth: ClientAuth::Body,
             scope_separator: " ",
         })
+    }
+
+    /// The application an authorization started with (its `context`): carried in the context,
+    /// else stored under the context's `client_id`; a context naming no application (started
+    /// before contexts carried it) takes the instance's current one.
+    async fn authorization_app(
+        &self,
+        instance: &str,
+        context: &serde_json::Value,
+    ) -> Result<StoredApp> {
+        if let Some(stored) = context
+            .get("app")
+            .and_then(|v| serde_json::from_value::<StoredApp>(v.clone()).ok())
+        {
+            return Ok(stored);
+        }
+        match context.get("client_id").and_then(|v| v.as_str()) {
+            Some(client_id) => self.app_by_id(instance, client_id).await?.ok_or_else(|| {
+                Error::invalid_input(
+                    "state",
+                    "the Mastodon application of this authorization is no longer known; \
+                     start connecting again",
+                )
+            }),
+            None => self.stored_app(instance).await,
+        }
     }
 
     /// The account a token belongs to (`GET /api/v1/accounts/verify_credentials`).
@@ -204,11 +284,17 @@ impl Connector for MastodonConnector {
                 .as_deref()
                 .unwrap_or(&self.config.instance_url),
         )?;
-        let app = self.app(&instance).await?;
-        let request = app.authorize()?;
+        let stored = self.stored_app(&instance).await?;
+        let request = self.oauth_app(&instance, &stored)?.authorize()?;
+        // The application travels with the authorization (its secret encrypted): `complete`
+        // exchanges the code with exactly this one, whatever is registered meanwhile.
         Ok((
             request,
-            json!({ "instance_url": instance, "client_id": app.client_id }),
+            json!({
+                "instance_url": instance,
+                "client_id": stored.client_id,
+                "app": serde_json::to_value(&stored).map_err(|e| Error::other(PLATFORM, e))?,
+            }),
         ))
     }
 
@@ -225,13 +311,15 @@ impl Connector for MastodonConnector {
             .and_then(|v| v.as_str())
             .ok_or_else(|| Error::invalid_input("state", "the authorization names no instance"))?;
         let instance = normalize_instance(instance)?;
-        let app = self.app(&instance).await?;
+        let stored = self.authorization_app(&instance, context).await?;
+        let app = self.oauth_app(&instance, &stored)?;
         let tokens = match app.exchange_code(&self.http, code, pkce_verifier).await {
             Ok(tokens) => tokens,
             Err(e) => {
                 if e.to_string().contains("invalid_client") {
-                    // The instance forgot the application: register again next time.
-                    self.cache.delete(&Self::app_key(&instance)).await?;
+                    // The instance forgot this application: register again next time (unless
+                    // another one already replaced it).
+                    self.forget_app(&instance, &stored.client_id).await?;
                 }
                 return Err(e);
             }
@@ -278,12 +366,23 @@ impl Connector for MastodonConnector {
         _refresh_token: Option<&Secret<String>>,
     ) -> Result<()> {
         let instance = instance_of(connection)?;
-        let Some(app) = self.cached_app(&instance).await? else {
+        // The token was issued to the application the connection names.
+        let stored = match connection
+            .metadata
+            .get("client_id")
+            .and_then(|v| v.as_str())
+        {
+            Some(client_id) => self.app_by_id(&instance, client_id).await?,
+            None => self.cached_stored(&instance).await?,
+        };
+        let Some(stored) = stored else {
             return Err(Error::Config(format!(
                 "no registered Mastodon application for {instance}; cannot revoke"
             )));
         };
-        app.revoke(&self.http, access_token, false).await
+        self.oauth_app(&instance, &stored)?
+            .revoke(&self.http, access_token, false)
+            .await
     }
 }
 

@@ -6,7 +6,9 @@
 //! # Auth flow ([docs](https://docs.joinmastodon.org/client/token/))
 //! 1. [`MastodonConnector`] registers the application once per instance
 //!    (`POST /api/v1/apps`) and keeps `client_id` and the encrypted `client_secret` in the
-//!    shared cache.
+//!    shared cache, per instance and per `client_id`. Each authorization carries its
+//!    application in its context and completes with exactly that one, even if another
+//!    process registered a second application meanwhile.
 //! 2. `GET /oauth/authorize` with `state` and a PKCE S256 challenge (Mastodon ≥ 4.3), scopes
 //!    `read write:statuses write:media`; `POST /oauth/token` with the client credentials in the
 //!    body.
@@ -29,7 +31,10 @@
 //! - A connection's `platform_user_id` is `{account id}@{instance host[:port]}` (ids are per
 //!   instance); `metadata` holds `instance_url` and `account_id`.
 //! - `lookup` reads `GET /api/v1/accounts/{id}/statuses?limit=20&exclude_replies=false` and
-//!   matches text (statuses come back as HTML), content warning and reply chain.
+//!   matches text (statuses come back as HTML, remote mentions shown as `@user`), content
+//!   warning and reply chain, among statuses created since the request was first sent
+//!   ([`SendLog`](crate::common::SendLog), less a clock skew): a recurring identical post
+//!   never matches an older one, and a request never sent is `NotPublished`.
 //!
 //! # Rate limits ([docs](https://docs.joinmastodon.org/api/rate-limits/))
 //! `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (an ISO-8601 time) on

@@ -24,7 +24,7 @@ use super::{PLATFORM, instance_of};
 use crate::common::fingerprint::same_text;
 use crate::common::http::join;
 use crate::common::oauth::TokenSet;
-use crate::common::{Idempotency, Limit, RateBudgets, TokenManager, TokenRefresher};
+use crate::common::{Idempotency, Limit, RateBudgets, SendLog, TokenManager, TokenRefresher};
 
 /// Every API call: 300 per 5 minutes per access token (README §5.5).
 const API: Limit = Limit::new("api_5min", 300, Duration::from_secs(300));
@@ -45,6 +45,7 @@ pub struct MastodonPublisher {
     tokens: Arc<TokenManager>,
     cache: Arc<dyn Cache>,
     budgets: RateBudgets,
+    sent: SendLog,
 }
 
 impl std::fmt::Debug for MastodonPublisher {
@@ -99,6 +100,71 @@ impl Op {
     }
 }
 
+/// When `status` was created, if it says.
+fn created_at(status: &Status) -> Option<DateTime<Utc>> {
+    status
+        .created_at
+        .as_deref()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// `text` HTML-escaped, as it appears in a status's `content`: compared with that HTML, a
+/// `<` typed in the text stays text instead of reading as a tag.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// `text` with every remote mention `@user@domain` shortened to `@user`, as Mastodon displays
+/// it (`@<span>user</span>` in a status's HTML). E-mail addresses (an `@` inside a word) are
+/// left alone.
+fn local_mentions(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let is_user = |c: char| c.is_alphanumeric() || c == '_';
+    let is_domain = |c: char| c.is_alphanumeric() || c == '.' || c == '-' || c == '_';
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let starts_mention = c == '@'
+            && (i == 0 || !(is_user(chars[i - 1]) || matches!(chars[i - 1], '@' | '.' | '-')));
+        if !starts_mention {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        // `@`, the username (letters, digits, `_`, inner `.` and `-`).
+        let mut end = i + 1;
+        while end < chars.len()
+            && (is_user(chars[end])
+                || (matches!(chars[end], '.' | '-')
+                    && chars.get(end + 1).copied().is_some_and(is_user)))
+        {
+            end += 1;
+        }
+        out.extend(&chars[i..end]);
+        if end > i + 1 && chars.get(end) == Some(&'@') {
+            // The domain, without trailing punctuation.
+            let mut domain_end = end + 1;
+            while domain_end < chars.len() && is_domain(chars[domain_end]) {
+                domain_end += 1;
+            }
+            while domain_end > end + 1 && matches!(chars[domain_end - 1], '.' | '-') {
+                domain_end -= 1;
+            }
+            if domain_end > end + 1 {
+                end = domain_end;
+            }
+        }
+        i = end;
+    }
+    out
+}
+
 /// The account's id on its instance: `metadata.account_id`, else the connection's
 /// `platform_user_id` up to its `@instance` suffix.
 fn account_id(connection: &PlatformConnection) -> &str {
@@ -127,12 +193,14 @@ impl MastodonPublisher {
         cache: Arc<dyn Cache>,
     ) -> Result<Self> {
         let budgets = RateBudgets::new(cache.clone(), tokens.clock().clone());
+        let sent = SendLog::from_budgets(&budgets);
         Ok(Self {
             http: config.http.client()?,
             config,
             tokens,
             cache,
             budgets,
+            sent,
         })
     }
 
@@ -320,12 +388,24 @@ impl MastodonPublisher {
 
     /// The account's recent statuses matching `request`: the first part, then each thread part
     /// found replying to the previous one.
+    ///
+    /// Only statuses created since the request was first about to be sent (less the allowed
+    /// clock skew) count, so an older status with the same text (a recurring "Good morning!")
+    /// is never taken for this one; a request never sent finds nothing, without a call.
     async fn find(
         &self,
         connection: &PlatformConnection,
         token: &Secret<String>,
         request: &PublishRequest,
     ) -> Result<Vec<Status>> {
+        let Some(first_sent) = self
+            .sent
+            .first(Platform::Mastodon, &request.idempotency_key)
+            .await?
+        else {
+            return Ok(Vec::new());
+        };
+        let not_before = SendLog::not_before(first_sent);
         let instance = instance_of(connection)?;
         let url = join(
             &instance,
@@ -348,7 +428,8 @@ impl MastodonPublisher {
         let parts = parts(request);
         let matches = |s: &Status, text: &str, parent: Option<&str>| {
             s.in_reply_to_id.as_deref() == parent
-                && same_text(&s.content, text)
+                && created_at(s).is_some_and(|at| at >= not_before)
+                && same_text(&local_mentions(&s.content), &local_mentions(&escape(text)))
                 && same_text(&s.spoiler_text, cw)
         };
         let mut found: Vec<Status> = Vec::new();
@@ -374,11 +455,7 @@ impl MastodonPublisher {
                 .iter()
                 .map(|s| PlatformPostId::new(s.id.clone()))
                 .collect(),
-            published_at: first
-                .created_at
-                .as_deref()
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map_or(now, |t| t.with_timezone(&Utc)),
+            published_at: created_at(first).unwrap_or(now),
         }
     }
 }
@@ -434,6 +511,12 @@ impl Publisher for MastodonPublisher {
         };
         let cw = content_warning(request);
         let url = join(&instance, "/api/v1/statuses");
+        if done.len() < parts.len() {
+            // Before the first create: lookups ignore statuses older than this.
+            self.sent
+                .mark(Platform::Mastodon, &request.idempotency_key)
+                .await?;
+        }
         for (n, part) in parts.iter().enumerate().skip(done.len()) {
             let body = NewStatus {
                 status: part,
@@ -497,7 +580,8 @@ impl Publisher for MastodonPublisher {
     }
 
     /// Reads the account's last 20 statuses (replies included) and matches the text, the
-    /// content warning and the reply chain. Never creates anything.
+    /// content warning and the reply chain among those created since the request was first
+    /// sent (a request never sent is `NotPublished` without a call). Never creates anything.
     ///
     /// All parts found: `Published`; none: `NotPublished`; only some of a thread:
     /// `ResendIsSafe` (a resend posts only the missing parts). A status pushed out of the last
@@ -524,5 +608,35 @@ impl Publisher for MastodonPublisher {
                 ),
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_mentions_are_shortened_like_mastodon_displays_them() {
+        assert_eq!(
+            local_mentions("Hi @bob@host.social, @carol and (@dan@x.org)."),
+            "Hi @bob, @carol and (@dan)."
+        );
+        assert_eq!(
+            local_mentions("@first.last@mastodon.example!"),
+            "@first.last!"
+        );
+        // E-mail addresses and bare `@`s stay.
+        assert_eq!(
+            local_mentions("mail me@example.com or @ noon"),
+            "mail me@example.com or @ noon"
+        );
+        assert!(same_text("<p>a &lt;b&gt; c</p>", &escape("a <b> c")));
+        assert!(same_text(
+            &local_mentions(
+                "<p>Hi <span class=\"h-card\"><a href=\"https://host.social/@bob\" \
+                 class=\"u-url mention\">@<span>bob</span></a></span>!</p>"
+            ),
+            &local_mentions("Hi @bob@host.social!")
+        ));
     }
 }

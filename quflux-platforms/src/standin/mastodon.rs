@@ -1,9 +1,10 @@
 //! Stand-in of a Mastodon 4.x instance (README §5, §7): app registration, OAuth with PKCE,
 //! `verify_credentials`, `/api/v2/instance`, media v2 (`202` → `206` → `200`), statuses
 //! (`200`, `Idempotency-Key` replay for an hour per account, `503` on a concurrent same key,
-//! `422` over the instance limit or with unprocessed media), the account's statuses as HTML,
-//! deletion, revocation, and `X-RateLimit-*` headers with an ISO-8601 reset on every API
-//! answer (`429` past 300 calls per 5 minutes per token).
+//! `422` over the instance limit or with unprocessed media), the account's statuses as HTML
+//! rendered like Mastodon's (paragraphs, `<br />`, mention `h-card`s, links with `invisible`
+//! scheme spans, hashtags), deletion, revocation, and `X-RateLimit-*` headers with an
+//! ISO-8601 reset on every API answer (`429` past 300 calls per 5 minutes per token).
 //!
 //! One [`MastodonStandIn`] is one instance with one account (`alice`). Faults
 //! ([`MastodonFault`]) are armed for the next `POST /api/v1/statuses`.
@@ -13,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use quflux_core::Platform;
+use quflux_core::{Clock, Platform, SystemClock};
 use serde_json::{Value, json};
 use unicode_segmentation::UnicodeSegmentation;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -117,6 +118,8 @@ struct State {
     next_id: u64,
     windows: HashMap<String, (DateTime<Utc>, u32)>,
     timeout_delay: Duration,
+    clock: Arc<dyn Clock>,
+    broken_app_answer: bool,
 }
 
 /// A running stand-in instance.
@@ -145,6 +148,8 @@ pub async fn start() -> MastodonStandIn {
         next_id: 109_000_000_000_000_000,
         windows: HashMap::new(),
         timeout_delay: Duration::from_secs(10),
+        clock: Arc::new(SystemClock),
+        broken_app_answer: false,
     }));
     Mock::given(wiremock::matchers::any())
         .respond_with(Router(state.clone()))
@@ -203,6 +208,24 @@ impl MastodonStandIn {
     /// How long a [`MastodonFault::TimeoutAfterCreate`] answer is delayed (10 s by default).
     pub fn set_timeout_delay(&self, delay: Duration) {
         self.state().timeout_delay = delay;
+    }
+
+    /// Takes the time (`created_at`, key expiry, rate windows) from `clock` instead of the
+    /// system clock: share the publisher's clock so lookups compare like times.
+    pub fn set_clock(&self, clock: Arc<dyn Clock>) {
+        self.state().clock = clock;
+    }
+
+    /// Makes the next `POST /api/v1/apps` register the application but answer a truncated JSON
+    /// body (which still holds the client secret).
+    pub fn truncate_next_app_answer(&self) {
+        self.state().broken_app_answer = true;
+    }
+
+    /// Forgets the application `client_id`, as an instance whose admin deleted it: its
+    /// credentials are refused from then on.
+    pub fn forget_app(&self, client_id: &str) {
+        self.state().apps.retain(|a| a.client_id != client_id);
     }
 
     /// Forgets every `Idempotency-Key`, as an hour passing would.
@@ -326,7 +349,7 @@ fn authenticated(state: &mut State, request: &Request, segments: &[&str]) -> Res
         return error(401, "The access token is invalid");
     }
     // Per-token window of 300 calls / 5 minutes.
-    let now = Utc::now();
+    let now = state.clock.now();
     let window = state.windows.entry(token).or_insert((now, 0));
     if now - window.0 >= chrono::Duration::minutes(5) {
         *window = (now, 0);
@@ -409,7 +432,7 @@ fn status_json(state: &State, status: &Status) -> Value {
         "language": "en",
         "uri": format!("{}/users/{USERNAME}/statuses/{}", state.base, s.id),
         "url": format!("{}/@{USERNAME}/{}", state.base, s.id),
-        "content": html(&s.text),
+        "content": html(&s.text, &state.base),
         "media_attachments": media,
         "account": account_json(state, false),
         "application": { "name": "Quflux", "website": null },
@@ -417,7 +440,7 @@ fn status_json(state: &State, status: &Status) -> Value {
 }
 
 fn create_status(state: &mut State, request: &Request) -> ResponseTemplate {
-    let now = Utc::now();
+    let now = state.clock.now();
     let key = request
         .headers
         .get("idempotency-key")

@@ -43,7 +43,7 @@ pub(super) fn register_app(state: &mut State, request: &Request) -> ResponseTemp
         scopes,
     };
     state.apps.push(app.clone());
-    ResponseTemplate::new(200).set_body_json(json!({
+    let body = json!({
         "id": state.apps.len().to_string(),
         "name": name,
         "website": body.get("website"),
@@ -53,7 +53,13 @@ pub(super) fn register_app(state: &mut State, request: &Request) -> ResponseTemp
         "client_id": app.client_id,
         "client_secret": app.client_secret,
         "client_secret_expires_at": 0,
-    }))
+    });
+    if std::mem::take(&mut state.broken_app_answer) {
+        let mut text = body.to_string();
+        text.pop();
+        return ResponseTemplate::new(200).set_body_raw(text.into_bytes(), "application/json");
+    }
+    ResponseTemplate::new(200).set_body_json(body)
 }
 
 /// The user approves at once: `302` back to the redirect URI with a code and the state.
