@@ -23,40 +23,70 @@ pub fn same_text(a: &str, b: &str) -> bool {
     normalize(a) == normalize(b)
 }
 
+/// Tags platforms put in post HTML; anything else between `<` and `>` is literal text
+/// (a user may well write "<good>").
+const HTML_TAGS: [&str; 21] = [
+    "a",
+    "b",
+    "blockquote",
+    "br",
+    "br/",
+    "code",
+    "del",
+    "div",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "i",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "s",
+    "span",
+    "strong",
+    "ul",
+];
+
 fn strip_html(text: &str) -> String {
     if !text.contains('<') && !text.contains('&') {
         return text.to_owned();
     }
     let mut out = String::with_capacity(text.len());
-    let mut in_tag = false;
-    let mut tag = String::new();
-    for c in text.chars() {
-        match c {
-            '<' => {
-                in_tag = true;
-                tag.clear();
-            }
-            '>' if in_tag => {
-                in_tag = false;
-                let name = tag
-                    .trim_start_matches('/')
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("");
-                if matches!(name.to_ascii_lowercase().as_str(), "p" | "br" | "br/") {
+    let mut rest = text;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let tag = after.find('>').map(|end| (&after[..end], end));
+        let name = tag.map(|(inner, _)| {
+            inner
+                .trim_start_matches('/')
+                .split(|c: char| c.is_whitespace() || c == '/')
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase()
+        });
+        match (tag, name) {
+            (Some((_, end)), Some(name)) if HTML_TAGS.contains(&name.as_str()) => {
+                if matches!(name.as_str(), "p" | "br" | "div" | "li") {
                     out.push(' ');
                 }
+                rest = &after[end + 1..];
             }
-            _ if in_tag => tag.push(c),
-            _ => out.push(c),
+            _ => {
+                out.push('<');
+                rest = after;
+            }
         }
     }
-    out.replace("&amp;", "&")
-        .replace("&lt;", "<")
+    out.push_str(rest);
+    out.replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&quot;", "\"")
         .replace("&#39;", "'")
         .replace("&apos;", "'")
+        .replace("&amp;", "&")
 }
 
 #[cfg(test)]
@@ -74,5 +104,12 @@ mod tests {
             "Hello & welcome to https://x.org"
         ));
         assert!(!same_text("Hello", "Hello again"));
+        // Literal angle brackets are text, escaped or not.
+        assert!(same_text(
+            "this is <good> & fine",
+            "this is &lt;good&gt; &amp; fine"
+        ));
+        assert!(same_text("this is <good>", "<p>this is &lt;good&gt;</p>"));
+        assert!(!same_text("this is <good>", "this is"));
     }
 }
