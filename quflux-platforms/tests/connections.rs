@@ -511,3 +511,100 @@ async fn disconnect_revokes_best_effort_and_keeps_the_encrypted_tokens() {
     assert_eq!(stored.access_token, c.access_token);
     assert_eq!(stored.refresh_token, c.refresh_token);
 }
+
+/// A store whose first two `list_connections` calls wait for each other, so two saves both
+/// find no row and both try to insert.
+#[derive(Debug)]
+struct Racy {
+    inner: Arc<InMemoryStore>,
+    barrier: tokio::sync::Barrier,
+    held: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl ConnectionStore for Racy {
+    async fn insert_connection(&self, connection: &PlatformConnection) -> Result<()> {
+        self.inner.insert_connection(connection).await
+    }
+    async fn get_connection(&self, id: quflux_core::ConnectionId) -> Result<PlatformConnection> {
+        self.inner.get_connection(id).await
+    }
+    async fn update_connection(&self, connection: &PlatformConnection) -> Result<i64> {
+        self.inner.update_connection(connection).await
+    }
+    async fn list_connections(&self, user_id: UserId) -> Result<Vec<PlatformConnection>> {
+        let rows = self.inner.list_connections(user_id).await?;
+        if self.held.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 {
+            self.barrier.wait().await;
+        }
+        Ok(rows)
+    }
+    async fn find_active_connection(
+        &self,
+        user_id: UserId,
+        platform: Platform,
+    ) -> Result<Option<PlatformConnection>> {
+        self.inner.find_active_connection(user_id, platform).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_saves_of_one_account_both_succeed_on_one_row() {
+    let clock = Arc::new(ManualClock::new(
+        "2026-03-01T08:00:00Z".parse::<DateTime<Utc>>().unwrap(),
+    ));
+    let inner = Arc::new(InMemoryStore::new());
+    let store = Arc::new(Racy {
+        inner: inner.clone(),
+        barrier: tokio::sync::Barrier::new(2),
+        held: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let cipher: Arc<dyn TokenCipher> = Arc::new(AesGcmCipher::random("k1"));
+    let tokens = Arc::new(TokenManager::new(
+        store.clone(),
+        cipher.clone(),
+        NotificationService::new(vec![Arc::new(RecordingNotifier::new())], clock.clone()),
+        clock.clone(),
+    ));
+    let service = ConnectionService::new(tokens, Arc::new(InMemoryCache::with_clock(clock)));
+    let user = UserId::new();
+    let account = |n: u32| ConnectedAccount {
+        platform: Platform::Linkedin,
+        platform_user_id: "member-1".into(),
+        username: "member-1-name".into(),
+        tokens: TokenSet {
+            access_token: Secret::new(format!("access-{n}")),
+            refresh_token: Some(Secret::new(format!("refresh-{n}"))),
+            expires_in: Some(Duration::from_secs(3600)),
+            scopes: Vec::new(),
+        },
+        metadata: json!({}),
+    };
+    let (a, b) = tokio::join!(
+        service.save(user, vec![account(1)]),
+        service.save(user, vec![account(2)])
+    );
+    // The save that lost the insert race updates the winner's row instead of failing.
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let rows = inner.list_connections(user).await.unwrap();
+    assert_eq!(rows.len(), 1, "one row per account: {rows:#?}");
+    let row = &rows[0];
+    assert_eq!(row.status, ConnectionStatus::Active);
+    assert_eq!(a[0].id, row.id);
+    assert_eq!(b[0].id, row.id);
+    // The row holds the pair of whichever save wrote last, and that save returned it.
+    let plain = cipher.decrypt(&row.access_token).unwrap();
+    let last = if a[0].version == row.version {
+        &a[0]
+    } else {
+        &b[0]
+    };
+    assert_eq!(last.version, row.version);
+    assert_eq!(
+        cipher.decrypt(&last.access_token).unwrap().expose(),
+        plain.expose()
+    );
+    // A later save (reconnect) updates that row in place.
+    let again = service.save(user, vec![account(3)]).await.unwrap();
+    assert_eq!(again[0].id, row.id);
+}

@@ -703,3 +703,72 @@ async fn concurrent_workers_spend_a_rotating_refresh_token_once() {
     // The stored refresh token is the live one.
     flow.service.refresh(user, c.id).await.unwrap();
 }
+
+/// The real server's refresh, with the answer arriving late (the server has already rotated
+/// the pair when the caller gives up), handing out an owned handle so the refresh runs
+/// detached.
+#[derive(Debug, Clone)]
+struct LateAnswer {
+    app: OAuthApp,
+    http: reqwest::Client,
+}
+
+#[async_trait]
+impl TokenRefresher for LateAnswer {
+    async fn refresh_tokens(
+        &self,
+        _connection: &PlatformConnection,
+        refresh_token: &Secret<String>,
+    ) -> Result<TokenSet> {
+        let tokens = self.app.refresh(&self.http, refresh_token).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokens
+    }
+
+    fn shared(&self) -> Option<Arc<dyn TokenRefresher>> {
+        Some(Arc::new(self.clone()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_cancelled_mid_refresh_does_not_lose_the_rotated_pair() {
+    let Some(base) = server() else { return };
+    let flow = Flow::new(&base);
+    let user = UserId::new();
+    let c = flow.connect(user, "erin").await;
+    let old_refresh = flow.plain(c.refresh_token.as_ref().unwrap());
+    let refresher = LateAnswer {
+        app: flow.connector.app.clone(),
+        http: flow.http.clone(),
+    };
+    let tokens = flow.service.tokens();
+    // A publish timeout drops the caller after the server rotated the pair.
+    let cut = tokio::time::timeout(
+        Duration::from_millis(150),
+        tokens.force_refresh(c.id, &refresher),
+    )
+    .await;
+    assert!(cut.is_err(), "the caller was cancelled mid-refresh");
+    // The detached refresh stores the rotated pair anyway.
+    let mut stored = flow.store.get_connection(c.id).await.unwrap();
+    for _ in 0..100 {
+        if flow.plain(stored.refresh_token.as_ref().unwrap()) != old_refresh {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        stored = flow.store.get_connection(c.id).await.unwrap();
+    }
+    assert_ne!(
+        flow.plain(stored.refresh_token.as_ref().unwrap()),
+        old_refresh
+    );
+    assert_eq!(stored.status, ConnectionStatus::Active);
+    let access = flow.plain(&stored.access_token);
+    assert_eq!(userinfo(&flow.http, &base, &access).await.status(), 200);
+    // The stored refresh token is the live one: the next refresh works (a reuse of the spent
+    // one would have revoked the whole family).
+    let next = tokens.force_refresh(c.id, &refresher).await.unwrap();
+    assert_ne!(next.access_token.expose(), &access);
+    let stored = flow.store.get_connection(c.id).await.unwrap();
+    assert_eq!(stored.status, ConnectionStatus::Active);
+}

@@ -51,6 +51,8 @@ struct Scripted {
     delay: Duration,
     watch: Option<Watch>,
     seen_refresh_tokens: Mutex<Vec<String>>,
+    /// Advances this clock by this much at the start of every call (a slow platform).
+    tick: Option<(Arc<ManualClock>, Duration)>,
 }
 
 impl Scripted {
@@ -62,7 +64,13 @@ impl Scripted {
             delay: Duration::ZERO,
             watch: None,
             seen_refresh_tokens: Mutex::new(Vec::new()),
+            tick: None,
         }
+    }
+
+    fn ticking(mut self, clock: Arc<ManualClock>, by: Duration) -> Self {
+        self.tick = Some((clock, by));
+        self
     }
 
     fn then(self, answers: impl IntoIterator<Item = Answer>) -> Self {
@@ -99,6 +107,9 @@ impl TokenRefresher for Scripted {
         refresh_token: &Secret<String>,
     ) -> Result<TokenSet> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Some((clock, by)) = &self.tick {
+            clock.advance(*by);
+        }
         self.seen_refresh_tokens
             .lock()
             .unwrap()
@@ -187,6 +198,7 @@ impl Bed {
                 lock_ttl: Duration::from_secs(30),
                 poll: Duration::from_millis(5),
                 refresh_attempts: 3,
+                persist_patience: Duration::from_secs(30),
             }),
         )
     }
@@ -549,4 +561,324 @@ async fn debug_output_holds_no_secret() {
         }
     }
     assert!(outputs[2].contains("client-id"));
+}
+
+/// Hands out an owned handle, so that the whole refresh runs in a detached task.
+#[derive(Debug)]
+struct Owned(Arc<Scripted>);
+
+#[async_trait]
+impl TokenRefresher for Owned {
+    async fn refresh_tokens(
+        &self,
+        connection: &PlatformConnection,
+        refresh_token: &Secret<String>,
+    ) -> Result<TokenSet> {
+        self.0.refresh_tokens(connection, refresh_token).await
+    }
+
+    fn shared(&self) -> Option<Arc<dyn TokenRefresher>> {
+        Some(Arc::new(Owned(self.0.clone())))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_caller_does_not_lose_the_rotated_pair() {
+    let bed = Bed::memory();
+    let c = bed.connection(UserId::new(), 60).await;
+    let scripted = Arc::new(Scripted::new(Answer::NewPair).slow(Duration::from_millis(200)));
+    let refresher = Owned(scripted.clone());
+    let m = bed.manager();
+    // The publish timeout drops the caller while the refresh request is in flight.
+    let cut = tokio::time::timeout(Duration::from_millis(50), m.access_token(&c, &refresher)).await;
+    assert!(cut.is_err(), "the caller was cancelled mid-refresh");
+    // The detached refresh still stores the rotated pair and releases the lock.
+    let mut stored = bed.stored(c.id).await;
+    for _ in 0..100 {
+        if lock_of(&stored).is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        stored = bed.stored(c.id).await;
+    }
+    assert!(lock_of(&stored).is_none(), "the lock is released");
+    assert_eq!(bed.plain(&stored.access_token), "access-1");
+    assert_eq!(
+        bed.plain(stored.refresh_token.as_ref().unwrap()),
+        "refresh-1"
+    );
+    let creds = m.access_token(&c, &refresher).await.unwrap();
+    assert_eq!(creds.access_token.expose(), "access-1");
+    assert_eq!(
+        scripted.calls(),
+        1,
+        "the spent refresh token is never presented again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_left_by_a_cancelled_caller_of_the_same_process_is_waited_for() {
+    let bed = Bed::memory();
+    let c = bed.connection(UserId::new(), 60).await;
+    let scripted = Scripted::new(Answer::NewPair).slow(Duration::from_millis(200));
+    let m = bed.manager();
+    let cut = tokio::time::timeout(Duration::from_millis(50), m.access_token(&c, &scripted)).await;
+    assert!(cut.is_err(), "the caller was cancelled mid-refresh");
+    assert!(
+        lock_of(&bed.stored(c.id).await).is_some(),
+        "the cancelled refresh left its lock (its exchange may have gone out)"
+    );
+    // The same process must not go ahead with the refresh token that may be spent.
+    let again =
+        tokio::time::timeout(Duration::from_millis(300), m.access_token(&c, &scripted)).await;
+    assert!(again.is_err(), "the live lock is waited for: {again:?}");
+    assert_eq!(scripted.calls(), 1);
+    assert_eq!(
+        scripted.seen_refresh_tokens.lock().unwrap().as_slice(),
+        ["refresh-0"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_lock_is_renewed_so_a_long_refresh_is_not_taken_over() {
+    let bed = Bed::memory();
+    let c = bed.connection(UserId::new(), 60).await;
+    // Every attempt takes 15 s of the 30 s lock: three attempts outlast one lock period.
+    let refresher = Arc::new(
+        Scripted::new(Answer::NewPair)
+            .then([Answer::Down, Answer::Down])
+            .slow(Duration::from_millis(100))
+            .ticking(bed.clock.clone(), Duration::from_secs(15)),
+    );
+    let (a, b) = (bed.manager(), bed.manager());
+    let first = {
+        let (r, c) = (refresher.clone(), c.clone());
+        tokio::spawn(async move { a.access_token(&c, r.as_ref()).await })
+    };
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    // Another process needs the token meanwhile.
+    let second = {
+        let (r, c) = (refresher.clone(), c.clone());
+        tokio::spawn(async move { b.access_token(&c, r.as_ref()).await })
+    };
+    for t in [first, second] {
+        assert_eq!(t.await.unwrap().unwrap().access_token.expose(), "access-3");
+    }
+    assert_eq!(refresher.calls(), 3, "only the holder called the platform");
+    assert_eq!(
+        refresher.seen_refresh_tokens.lock().unwrap().as_slice(),
+        ["refresh-0", "refresh-0", "refresh-0"]
+    );
+    assert!(lock_of(&bed.stored(c.id).await).is_none());
+}
+
+#[test]
+fn the_default_lock_outlives_an_attempt() {
+    // One attempt can take the HTTP timeout (30 s) plus the backoff before the next renewal.
+    let policy = TokenPolicy::default();
+    assert!(policy.lock_ttl >= Duration::from_secs(60), "{policy:?}");
+}
+
+/// What happens to the row while our refresh request is in flight.
+#[derive(Debug, Clone, Copy)]
+enum Meddle {
+    /// Another process took over the (expired) lock, refreshed and stored its pair.
+    RefreshedElsewhere,
+    /// Another process presented the refresh token we had already spent and marked the
+    /// connection `needs_reauth`; its lock expired.
+    MarkedNeedsReauth,
+}
+
+#[derive(Debug)]
+struct Interloper {
+    store: Arc<dyn ConnectionStore>,
+    cipher: Arc<dyn TokenCipher>,
+    clock: Arc<ManualClock>,
+    meddle: Meddle,
+    answer: Answer,
+}
+
+#[async_trait]
+impl TokenRefresher for Interloper {
+    async fn refresh_tokens(
+        &self,
+        connection: &PlatformConnection,
+        _refresh_token: &Secret<String>,
+    ) -> Result<TokenSet> {
+        let mut row = self.store.get_connection(connection.id).await.unwrap();
+        let now = self.clock.now();
+        match self.meddle {
+            Meddle::RefreshedElsewhere => {
+                row.access_token = self
+                    .cipher
+                    .encrypt(&Secret::new("access-other".into()))
+                    .unwrap();
+                row.refresh_token = Some(
+                    self.cipher
+                        .encrypt(&Secret::new("refresh-other".into()))
+                        .unwrap(),
+                );
+                row.expires_at = Some(now + chrono::Duration::hours(1));
+                row.metadata = json!({});
+            }
+            Meddle::MarkedNeedsReauth => {
+                row.status = ConnectionStatus::NeedsReauth;
+                row.metadata = json!({REFRESH_LOCK_KEY: {
+                    "holder": "other-process",
+                    "until": (now - chrono::Duration::seconds(1)).to_rfc3339(),
+                }});
+            }
+        }
+        self.store.update_connection(&row).await.unwrap();
+        match self.answer {
+            Answer::Refused => Err(Error::AuthExpired {
+                service: "test",
+                source: Some("invalid_request: token already used".into()),
+            }),
+            _ => Ok(TokenSet {
+                access_token: Secret::new("access-1".into()),
+                refresh_token: Some(Secret::new("refresh-1".into())),
+                expires_in: Some(Duration::from_secs(3600)),
+                scopes: Vec::new(),
+            }),
+        }
+    }
+}
+
+async fn meddled(meddle: Meddle, answer: Answer) -> (Bed, Result<Credentials>, PlatformConnection) {
+    let bed = Bed::memory();
+    let c = bed.connection(UserId::new(), 60).await;
+    let refresher = Interloper {
+        store: bed.store.clone(),
+        cipher: bed.cipher.clone(),
+        clock: bed.clock.clone(),
+        meddle,
+        answer,
+    };
+    let result = bed.manager().access_token(&c, &refresher).await;
+    let stored = bed.stored(c.id).await;
+    (bed, result, stored)
+}
+
+#[tokio::test]
+async fn a_refusal_after_someone_else_refreshed_does_not_mark_needs_reauth() {
+    let (bed, result, stored) = meddled(Meddle::RefreshedElsewhere, Answer::Refused).await;
+    assert_eq!(result.unwrap().access_token.expose(), "access-other");
+    assert_eq!(stored.status, ConnectionStatus::Active);
+    assert_eq!(bed.plain(&stored.access_token), "access-other");
+    assert!(bed.notifier.notifications().is_empty());
+}
+
+#[tokio::test]
+async fn a_pair_obtained_after_losing_the_lock_does_not_overwrite_a_newer_one() {
+    let (bed, result, stored) = meddled(Meddle::RefreshedElsewhere, Answer::NewPair).await;
+    assert_eq!(result.unwrap().access_token.expose(), "access-other");
+    assert_eq!(bed.plain(&stored.access_token), "access-other");
+    assert_eq!(
+        bed.plain(stored.refresh_token.as_ref().unwrap()),
+        "refresh-other"
+    );
+    assert_eq!(stored.status, ConnectionStatus::Active);
+}
+
+#[tokio::test]
+async fn a_valid_pair_revives_a_connection_marked_by_a_reuse_of_the_spent_token() {
+    let (bed, result, stored) = meddled(Meddle::MarkedNeedsReauth, Answer::NewPair).await;
+    assert_eq!(result.unwrap().access_token.expose(), "access-1");
+    assert_eq!(bed.plain(&stored.access_token), "access-1");
+    assert_eq!(
+        bed.plain(stored.refresh_token.as_ref().unwrap()),
+        "refresh-1"
+    );
+    assert_eq!(
+        stored.status,
+        ConnectionStatus::Active,
+        "valid tokens must not sit on a needs_reauth row"
+    );
+}
+
+/// A store that refuses the next `fail` updates (a database outage).
+#[derive(Debug, Default)]
+struct Flaky {
+    inner: InMemoryStore,
+    fail: AtomicUsize,
+}
+
+#[async_trait]
+impl ConnectionStore for Flaky {
+    async fn insert_connection(&self, connection: &PlatformConnection) -> Result<()> {
+        self.inner.insert_connection(connection).await
+    }
+    async fn get_connection(&self, id: ConnectionId) -> Result<PlatformConnection> {
+        self.inner.get_connection(id).await
+    }
+    async fn update_connection(&self, connection: &PlatformConnection) -> Result<i64> {
+        let down = self
+            .fail
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if down {
+            return Err(Error::transient("store", "database unavailable"));
+        }
+        self.inner.update_connection(connection).await
+    }
+    async fn list_connections(&self, user_id: UserId) -> Result<Vec<PlatformConnection>> {
+        self.inner.list_connections(user_id).await
+    }
+    async fn find_active_connection(
+        &self,
+        user_id: UserId,
+        platform: Platform,
+    ) -> Result<Option<PlatformConnection>> {
+        self.inner.find_active_connection(user_id, platform).await
+    }
+}
+
+/// Rotates the pair, then the store goes down for `failures` writes.
+#[derive(Debug)]
+struct ThenStoreDown {
+    store: Arc<Flaky>,
+    failures: usize,
+}
+
+#[async_trait]
+impl TokenRefresher for ThenStoreDown {
+    async fn refresh_tokens(
+        &self,
+        _connection: &PlatformConnection,
+        _refresh_token: &Secret<String>,
+    ) -> Result<TokenSet> {
+        self.store.fail.store(self.failures, Ordering::SeqCst);
+        Ok(TokenSet {
+            access_token: Secret::new("access-1".into()),
+            refresh_token: Some(Secret::new("refresh-1".into())),
+            expires_in: Some(Duration::from_secs(3600)),
+            scopes: Vec::new(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_refreshed_pair_is_kept_until_the_store_takes_it() {
+    let store = Arc::new(Flaky::default());
+    let bed = Bed::on(store.clone());
+    let c = bed.connection(UserId::new(), 60).await;
+    let refresher = ThenStoreDown {
+        store: store.clone(),
+        failures: 6,
+    };
+    let creds = bed.manager().access_token(&c, &refresher).await.unwrap();
+    assert_eq!(creds.access_token.expose(), "access-1");
+    assert_eq!(
+        store.fail.load(Ordering::SeqCst),
+        0,
+        "the outage was sat out"
+    );
+    let stored = bed.stored(c.id).await;
+    assert_eq!(bed.plain(&stored.access_token), "access-1");
+    assert_eq!(
+        bed.plain(stored.refresh_token.as_ref().unwrap()),
+        "refresh-1"
+    );
+    assert!(lock_of(&stored).is_none());
 }

@@ -94,6 +94,11 @@ impl BlueskyConnector {
 
 #[async_trait]
 impl TokenRefresher for BlueskyConnector {
+    fn shared(&self) -> Option<std::sync::Arc<dyn TokenRefresher>> {
+        // Single-use rotating refresh tokens: the whole exchange must survive a cancelled caller.
+        Some(std::sync::Arc::new(self.clone()))
+    }
+
     async fn refresh_tokens(
         &self,
         connection: &PlatformConnection,

@@ -8,7 +8,13 @@
 //!    Password-based platforms (Bluesky app passwords) use [`ConnectionService::login`].
 //! 3. Saving upserts by (user, platform, account id): a reconnect writes the new token pair
 //!    over the old one in a single compare-and-swap, so a stored token is never wiped before
-//!    its replacement is saved.
+//!    its replacement is saved. The store keeps that triple unique: when a concurrent save of
+//!    the same account inserted first, the insert is a conflict and the save updates that row
+//!    instead (one row, no error).
+//!
+//! Limit: the [`Cache`] has no atomic take, so the `state` is consumed by a read then a
+//! delete; two callbacks racing with the same `state` may both pass. The harm is bounded: the
+//! platform accepts a code once, and both saves land on the same row.
 //! 4. [`ConnectionService::refresh`] and [`ConnectionService::disconnect`] act on one owned
 //!    connection; disconnecting revokes at the platform (best effort) and keeps the row.
 
@@ -280,6 +286,7 @@ impl ConnectionService {
         let store = self.tokens.connections();
         let mut saved = Vec::with_capacity(accounts.len());
         for account in accounts {
+            let mut races = 0;
             loop {
                 let now = self.tokens.clock().now();
                 let existing = store
@@ -338,9 +345,18 @@ impl ConnectionService {
                             updated_at: now,
                         };
                         self.tokens.apply_tokens(&mut c, &account.tokens, now)?;
-                        store.insert_connection(&c).await?;
-                        saved.push(c);
-                        break;
+                        match store.insert_connection(&c).await {
+                            Ok(()) => {
+                                saved.push(c);
+                                break;
+                            }
+                            // A concurrent save of the same account inserted first (the store
+                            // keeps (user, platform, account id) unique): write over its row.
+                            Err(e) if e.kind() == ErrorKind::Conflict && races < 5 => {
+                                races += 1;
+                            }
+                            Err(e) => return Err(e),
+                        }
                     }
                 }
             }

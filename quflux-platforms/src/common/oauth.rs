@@ -4,8 +4,11 @@
 //! URLs, scopes). It produces the authorize URL with a random `state` and an S256 PKCE
 //! challenge, exchanges the callback's code, refreshes and revokes. Every failure maps into the
 //! core error: a refused code is [`Error::InvalidInput`], a refused refresh token (spent,
-//! rotated away, revoked) is [`Error::AuthExpired`], an unreachable or failing (5xx) token
-//! endpoint is [`Error::Transient`]. Secrets travel in [`Secret`] and never reach `Debug`,
+//! rotated away, revoked: `invalid_grant`, `invalid_request`, ...) is [`Error::AuthExpired`],
+//! refused client credentials (`invalid_client`, `unauthorized_client`) are [`Error::Config`]
+//! (every connection would fail alike: no user can fix it by reconnecting), a throttled token
+//! endpoint (429) is [`Error::RateLimited`], an unreachable or failing (5xx) one is
+//! [`Error::Transient`]. Secrets travel in [`Secret`] and never reach `Debug`,
 //! logs or errors.
 
 use std::time::Duration;
@@ -110,13 +113,26 @@ type Client = oauth2::Client<
     EndpointSet,
 >;
 
-/// A token endpoint answered with a server error or could not be reached.
+/// A token endpoint answered with a server error or 429, or could not be reached.
 #[derive(Debug)]
-struct Unavailable(String);
+struct Unavailable {
+    message: String,
+    /// `Some` for a 429, with the `Retry-After` if given.
+    throttled: Option<Option<Duration>>,
+}
+
+impl Unavailable {
+    fn new(message: String) -> Self {
+        Self {
+            message,
+            throttled: None,
+        }
+    }
+}
 
 impl std::fmt::Display for Unavailable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
@@ -216,7 +232,11 @@ impl OAuthApp {
         }
     }
 
-    /// Exchanges a refresh token. A refused refresh token is [`Error::AuthExpired`].
+    /// Exchanges a refresh token. A refused refresh token (`invalid_grant`, `invalid_request`,
+    /// `invalid_scope` or a platform-specific code) is [`Error::AuthExpired`]; refused client
+    /// credentials (`invalid_client`, `unauthorized_client`) or an `unsupported_grant_type`
+    /// are [`Error::Config`]; a 429 is [`Error::RateLimited`]; a 5xx or network failure is
+    /// [`Error::Transient`].
     pub async fn refresh(
         &self,
         http: &reqwest::Client,
@@ -231,10 +251,22 @@ impl OAuthApp {
             .await
         {
             Ok(token) => Ok(token_set(&token)),
-            Err(RequestTokenError::ServerResponse(e)) => Err(Error::AuthExpired {
-                service: self.service,
-                source: Some(describe(e.error().as_ref(), e.error_description()).into()),
-            }),
+            Err(RequestTokenError::ServerResponse(e)) => {
+                let described = describe(e.error().as_ref(), e.error_description());
+                match e.error() {
+                    BasicErrorResponseType::InvalidClient
+                    | BasicErrorResponseType::UnauthorizedClient
+                    | BasicErrorResponseType::UnsupportedGrantType => Err(Error::Config(format!(
+                        "{} refused this server's OAuth client credentials (client id {:?}) at the \
+                         token endpoint: {described}; check the configured client id and secret",
+                        self.service, self.client_id
+                    ))),
+                    _ => Err(Error::AuthExpired {
+                        service: self.service,
+                        source: Some(described.into()),
+                    }),
+                }
+            }
             Err(e) => Err(self.unavailable(e)),
         }
     }
@@ -323,7 +355,19 @@ impl OAuthApp {
         e: RequestTokenError<RE, T>,
     ) -> Error {
         match e {
-            RequestTokenError::Request(e) => Error::transient(self.service, e.to_string()),
+            RequestTokenError::Request(e) => {
+                match (&e as &dyn std::error::Error).downcast_ref::<Unavailable>() {
+                    Some(Unavailable {
+                        message,
+                        throttled: Some(retry_after),
+                    }) => Error::RateLimited {
+                        service: self.service,
+                        retry_after: *retry_after,
+                        source: Some(message.clone().into()),
+                    },
+                    _ => Error::transient(self.service, e.to_string()),
+                }
+            }
             RequestTokenError::Parse(e, _) => Error::other(
                 self.service,
                 format!("unreadable token endpoint answer: {e}"),
@@ -376,18 +420,30 @@ fn caller(
                 .body(body)
                 .send()
                 .await
-                .map_err(|e| Unavailable(e.without_url().to_string()))?;
+                .map_err(|e| Unavailable::new(e.without_url().to_string()))?;
             let status = response.status();
             if status.is_server_error() {
-                return Err(Unavailable(format!(
+                return Err(Unavailable::new(format!(
                     "token endpoint answered HTTP {status}"
                 )));
+            }
+            if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                let retry_after = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
+                return Err(Unavailable {
+                    message: format!("token endpoint answered HTTP {status}"),
+                    throttled: Some(retry_after),
+                });
             }
             let headers = response.headers().clone();
             let body = response
                 .bytes()
                 .await
-                .map_err(|e| Unavailable(e.without_url().to_string()))?;
+                .map_err(|e| Unavailable::new(e.without_url().to_string()))?;
             let mut out = oauth2::HttpResponse::new(body.to_vec());
             *out.status_mut() = status;
             *out.headers_mut() = headers;
@@ -482,6 +538,70 @@ mod tests {
         let e = app.exchange_code(&http, "bad", None).await.unwrap_err();
         assert_eq!(e.kind(), quflux_core::ErrorKind::InvalidInput);
         assert!(!format!("{e:?}").contains("s3cret"));
+    }
+
+    #[tokio::test]
+    async fn only_token_problems_on_a_refresh_mean_the_connection_needs_reauth() {
+        let server = MockServer::start().await;
+        let answer = |token: &str, status: u16, body: serde_json::Value| {
+            Mock::given(method("POST"))
+                .and(path("/token"))
+                .and(body_string_contains(format!("refresh_token={token}")))
+                .respond_with(ResponseTemplate::new(status).set_body_json(body))
+        };
+        for (token, status, error) in [
+            ("spent", 400, "invalid_grant"),
+            ("request", 400, "invalid_request"),
+            ("client", 401, "invalid_client"),
+            ("unauthorized", 401, "unauthorized_client"),
+            ("granttype", 400, "unsupported_grant_type"),
+            ("vendor", 400, "token_family_revoked"),
+        ] {
+            answer(
+                token,
+                status,
+                serde_json::json!({"error": error, "error_description": "why"}),
+            )
+            .mount(&server)
+            .await;
+        }
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .and(body_string_contains("refresh_token=busy"))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .insert_header("retry-after", "17")
+                    .set_body_json(serde_json::json!({"error": "too_many_requests"})),
+            )
+            .mount(&server)
+            .await;
+        let app = app(&server.uri(), ClientAuth::Basic);
+        let http = http();
+        let refresh = |t: &'static str| {
+            let app = app.clone();
+            let http = http.clone();
+            async move {
+                app.refresh(&http, &Secret::new(t.into()))
+                    .await
+                    .unwrap_err()
+            }
+        };
+        use quflux_core::ErrorKind;
+        for token in ["spent", "request", "vendor"] {
+            let e = refresh(token).await;
+            assert_eq!(e.kind(), ErrorKind::AuthExpired, "{token}: {e:?}");
+        }
+        for token in ["client", "unauthorized", "granttype"] {
+            let e = refresh(token).await;
+            assert_eq!(e.kind(), ErrorKind::Config, "{token}: {e:?}");
+            let text = e.to_string();
+            assert!(text.contains("client id"), "{text}");
+            assert!(text.contains("client:1"), "{text}");
+            assert!(!text.contains("s3cret"), "{text}");
+        }
+        let e = refresh("busy").await;
+        assert_eq!(e.kind(), ErrorKind::RateLimited, "{e:?}");
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(17)));
     }
 
     #[tokio::test]

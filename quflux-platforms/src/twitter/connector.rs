@@ -73,6 +73,11 @@ impl XConnector {
 
 #[async_trait]
 impl TokenRefresher for XConnector {
+    fn shared(&self) -> Option<std::sync::Arc<dyn TokenRefresher>> {
+        // Single-use rotating refresh tokens: the whole exchange must survive a cancelled caller.
+        Some(std::sync::Arc::new(self.clone()))
+    }
+
     async fn refresh_tokens(
         &self,
         _connection: &PlatformConnection,
