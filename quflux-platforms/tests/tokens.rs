@@ -882,3 +882,177 @@ async fn a_refreshed_pair_is_kept_until_the_store_takes_it() {
     );
     assert!(lock_of(&stored).is_none());
 }
+
+#[tokio::test]
+async fn an_undecryptable_refresh_token_leaves_no_lock_behind() {
+    let bed = Bed::memory();
+    let mut c = bed.connection(UserId::new(), 60).await;
+    // Encrypted under a key this process does not have (a key rotation gone wrong).
+    c.refresh_token = Some(
+        AesGcmCipher::random("k2")
+            .encrypt(&Secret::new("refresh-0".into()))
+            .unwrap(),
+    );
+    c.version = bed.store.update_connection(&c).await.unwrap();
+    let refresher = Scripted::new(Answer::NewPair);
+    assert!(bed.manager().access_token(&c, &refresher).await.is_err());
+    assert_eq!(refresher.calls(), 0);
+    assert!(
+        lock_of(&bed.stored(c.id).await).is_none(),
+        "a refresh that could not start must not block the connection for lock_ttl"
+    );
+}
+
+/// While our refresh request is in flight, the user reconnects the account: the connect flow
+/// stores a new pair and keeps the row's metadata (our lock included).
+#[derive(Debug)]
+struct Reconnect {
+    store: Arc<dyn ConnectionStore>,
+    cipher: Arc<dyn TokenCipher>,
+    clock: Arc<ManualClock>,
+    answer: Answer,
+    calls: AtomicUsize,
+}
+
+#[async_trait]
+impl TokenRefresher for Reconnect {
+    async fn refresh_tokens(
+        &self,
+        connection: &PlatformConnection,
+        _refresh_token: &Secret<String>,
+    ) -> Result<TokenSet> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let mut row = self.store.get_connection(connection.id).await.unwrap();
+        row.access_token = self
+            .cipher
+            .encrypt(&Secret::new("access-reconnected".into()))
+            .unwrap();
+        row.refresh_token = Some(
+            self.cipher
+                .encrypt(&Secret::new("refresh-reconnected".into()))
+                .unwrap(),
+        );
+        row.expires_at = Some(self.clock.now() + chrono::Duration::hours(2));
+        row.scopes = vec!["posts.write".into(), "media.write".into()];
+        self.store.update_connection(&row).await.unwrap();
+        match self.answer {
+            Answer::Down => Err(Error::transient("test", "token endpoint unavailable")),
+            _ => Ok(TokenSet {
+                access_token: Secret::new("access-1".into()),
+                refresh_token: Some(Secret::new("refresh-1".into())),
+                expires_in: Some(Duration::from_secs(3600)),
+                scopes: vec!["posts.write".into()],
+            }),
+        }
+    }
+}
+
+async fn reconnected(answer: Answer) -> (Bed, Result<Credentials>, PlatformConnection, usize) {
+    let bed = Bed::memory();
+    let c = bed.connection(UserId::new(), 60).await;
+    let refresher = Reconnect {
+        store: bed.store.clone(),
+        cipher: bed.cipher.clone(),
+        clock: bed.clock.clone(),
+        answer,
+        calls: AtomicUsize::new(0),
+    };
+    let result = bed.manager().access_token(&c, &refresher).await;
+    let stored = bed.stored(c.id).await;
+    let calls = refresher.calls.load(Ordering::SeqCst);
+    (bed, result, stored, calls)
+}
+
+#[tokio::test]
+async fn a_reconnect_during_a_failing_refresh_leaves_no_lock_behind() {
+    let (bed, result, stored, calls) = reconnected(Answer::Down).await;
+    assert_eq!(
+        calls, 1,
+        "the replaced refresh token is not presented again"
+    );
+    assert_eq!(result.unwrap().access_token.expose(), "access-reconnected");
+    assert_eq!(bed.plain(&stored.access_token), "access-reconnected");
+    assert!(lock_of(&stored).is_none(), "our lock is released");
+}
+
+#[tokio::test]
+async fn a_pair_refreshed_from_the_old_grant_does_not_overwrite_a_reconnect() {
+    let (bed, result, stored, calls) = reconnected(Answer::NewPair).await;
+    assert_eq!(calls, 1);
+    assert_eq!(result.unwrap().access_token.expose(), "access-reconnected");
+    assert_eq!(bed.plain(&stored.access_token), "access-reconnected");
+    assert_eq!(
+        bed.plain(stored.refresh_token.as_ref().unwrap()),
+        "refresh-reconnected"
+    );
+    assert_eq!(stored.scopes, ["posts.write", "media.write"]);
+    assert!(lock_of(&stored).is_none(), "our lock is released");
+}
+
+/// A store in which the user reconnects (a new, non-expiring token) just before the first
+/// write that marks the connection `needs_reauth`.
+#[derive(Debug)]
+struct ReconnectBeforeMark {
+    inner: InMemoryStore,
+    cipher: Arc<dyn TokenCipher>,
+    done: AtomicUsize,
+}
+
+#[async_trait]
+impl ConnectionStore for ReconnectBeforeMark {
+    async fn insert_connection(&self, connection: &PlatformConnection) -> Result<()> {
+        self.inner.insert_connection(connection).await
+    }
+    async fn get_connection(&self, id: ConnectionId) -> Result<PlatformConnection> {
+        self.inner.get_connection(id).await
+    }
+    async fn update_connection(&self, connection: &PlatformConnection) -> Result<i64> {
+        if connection.status == ConnectionStatus::NeedsReauth
+            && self.done.fetch_add(1, Ordering::SeqCst) == 0
+        {
+            let mut row = self.inner.get_connection(connection.id).await?;
+            row.access_token = self
+                .cipher
+                .encrypt(&Secret::new("access-reconnected".into()))
+                .unwrap();
+            self.inner.update_connection(&row).await?;
+        }
+        self.inner.update_connection(connection).await
+    }
+    async fn list_connections(&self, user_id: UserId) -> Result<Vec<PlatformConnection>> {
+        self.inner.list_connections(user_id).await
+    }
+    async fn find_active_connection(
+        &self,
+        user_id: UserId,
+        platform: Platform,
+    ) -> Result<Option<PlatformConnection>> {
+        self.inner.find_active_connection(user_id, platform).await
+    }
+}
+
+#[tokio::test]
+async fn a_rejection_does_not_mark_a_connection_reconnected_meanwhile() {
+    let cipher: Arc<dyn TokenCipher> = Arc::new(AesGcmCipher::random("k1"));
+    let store = Arc::new(ReconnectBeforeMark {
+        inner: InMemoryStore::new(),
+        cipher: cipher.clone(),
+        done: AtomicUsize::new(0),
+    });
+    let mut bed = Bed::on(store.clone());
+    bed.cipher = cipher;
+    let mut c = bed.connection(UserId::new(), 3600).await;
+    c.refresh_token = None;
+    c.expires_at = None;
+    c.version = bed.store.update_connection(&c).await.unwrap();
+    let rejected = Secret::new("access-0".to_owned());
+    let refresher = Scripted::new(Answer::NewPair);
+    let creds = bed
+        .manager()
+        .after_rejection(&c, &rejected, &refresher)
+        .await
+        .unwrap();
+    assert_eq!(creds.access_token.expose(), "access-reconnected");
+    assert_eq!(bed.stored(c.id).await.status, ConnectionStatus::Active);
+    assert!(bed.notifier.notifications().is_empty());
+}

@@ -12,9 +12,9 @@
 //! Every refresh takes the lock under its own holder id, so a lock left behind by a cancelled
 //! caller of this very process is waited for like anyone else's. The holder renews the lock
 //! before every attempt (and sends nothing once it lost it), so the lock always outlives the
-//! request in flight. When the new pair is to be stored, the holder checks the row: if the lock
-//! is no longer its own and the stored refresh token is no longer the one it spent (someone
-//! refreshed, the user reconnected), it keeps what is stored and reloads.
+//! request in flight. When the new pair is to be stored, the holder checks the row: if the stored
+//! refresh token is no longer the one it spent (someone refreshed, the user reconnected, even
+//! under its lock), it keeps what is stored, releases its lock and reloads.
 //!
 //! # Cancellation
 //! The refresh runs in a detached task that the caller awaits: dropping the caller (a publish
@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use quflux_core::services::{NotificationService, mark_needs_reauth};
+use quflux_core::services::NotificationService;
 use quflux_core::{
     Clock, ConnectionId, ConnectionStatus, ConnectionStore, EncryptedToken, Error, ErrorKind,
     PlatformConnection, Result, Secret, TokenCipher,
@@ -299,8 +299,17 @@ impl TokenManager {
             let Some(encrypted_refresh) = connection.refresh_token.clone() else {
                 let expired = connection.expires_at.is_some_and(|at| at <= now);
                 if need == Need::Rejected || expired {
-                    mark_needs_reauth(&*self.connections, &self.notifications, &*self.clock, id)
-                        .await?;
+                    // Compare-and-swap on the row judged here: a reconnect meanwhile is reloaded,
+                    // not marked.
+                    let mut marked = connection.clone();
+                    marked.status = ConnectionStatus::NeedsReauth;
+                    marked.updated_at = now;
+                    match self.connections.update_connection(&marked).await {
+                        Ok(version) => marked.version = version,
+                        Err(e) if e.kind() == ErrorKind::Conflict => continue,
+                        Err(e) => return Err(e),
+                    }
+                    self.notifications.connection_needs_reauth(&marked).await;
                     return Err(Error::AuthExpired {
                         service,
                         source: Some(
@@ -326,6 +335,8 @@ impl TokenManager {
                 tokio::time::sleep(self.policy.poll).await;
                 continue;
             }
+            // Decrypted before the lock is taken: a failure here must not leave our lock behind.
+            let spent = self.cipher.decrypt(&encrypted_refresh)?;
             // Take the lock with a compare-and-swap on the row.
             let mut locked = connection.clone();
             set_lock(&mut locked, Some((&holder, now + ttl(&self.policy))));
@@ -334,7 +345,6 @@ impl TokenManager {
                 Err(e) if e.kind() == ErrorKind::Conflict => continue,
                 Err(e) => return Err(e),
             }
-            let spent = self.cipher.decrypt(&encrypted_refresh)?;
             let worker = Worker {
                 connections: Arc::clone(&self.connections),
                 cipher: Arc::clone(&self.cipher),
@@ -529,6 +539,9 @@ impl Worker {
             }
             Called::Lost => {
                 tracing::warn!(connection = %self.id, platform = self.service, "the refresh lock was lost before an attempt; reloading");
+                // The refresh token may have been replaced under our lock (a reconnect keeps
+                // the row's metadata): the lock may still be ours.
+                self.release().await;
                 Outcome::Reload
             }
             Called::Failed(e) if e.kind() == ErrorKind::AuthExpired => {
@@ -543,8 +556,8 @@ impl Worker {
 
     /// Stores the new pair, retrying on concurrent edits (by re-applying the tokens on the
     /// fresh row) and on store failures (for `persist_patience`, the pair kept in memory).
-    /// Writes only while the lock is ours, or while the row still holds the refresh token we
-    /// spent (our pair is then the only live one); otherwise keeps what is stored.
+    /// Writes only while the row still holds the refresh token we spent (our pair is then the
+    /// newest; lock or not, as a spent rotating token is dead); otherwise keeps what is stored.
     async fn persist(
         &self,
         locked: PlatformConnection,
@@ -564,11 +577,14 @@ impl Worker {
                     Err(e) => e,
                 },
                 Some(current) => {
-                    if !self.ours(&current)
-                        && (!self.holds(&current, spent)
-                            || current.status == ConnectionStatus::Disconnected)
+                    // A stored refresh token other than the one we spent is newer than our
+                    // pair (refreshed elsewhere, or a reconnect, which keeps our lock).
+                    if !self.holds(&current, spent)
+                        || (!self.ours(&current)
+                            && current.status == ConnectionStatus::Disconnected)
                     {
                         tracing::warn!(connection = %self.id, platform = self.service, "the connection changed while its token was refreshed (refreshed elsewhere, reconnected or disconnected); keeping the stored state");
+                        self.release().await;
                         return Outcome::Reload;
                     }
                     let now = self.clock.now();
