@@ -119,6 +119,9 @@ struct Unavailable {
     message: String,
     /// `Some` for a 429, with the `Retry-After` if given.
     throttled: Option<Option<Duration>>,
+    /// The request went out but its answer was lost (timeout, connection dropped): the
+    /// endpoint may have applied it — with rotating refresh tokens, spent the old one.
+    lost_answer: bool,
 }
 
 impl Unavailable {
@@ -126,6 +129,17 @@ impl Unavailable {
         Self {
             message,
             throttled: None,
+            lost_answer: false,
+        }
+    }
+
+    /// From a transport error: connection failures never reached the endpoint.
+    fn transport(e: reqwest::Error) -> Self {
+        let lost_answer = !e.is_connect() && !e.is_builder();
+        Self {
+            message: e.without_url().to_string(),
+            throttled: None,
+            lost_answer,
         }
     }
 }
@@ -359,7 +373,16 @@ impl OAuthApp {
                 match (&e as &dyn std::error::Error).downcast_ref::<Unavailable>() {
                     Some(Unavailable {
                         message,
+                        lost_answer: true,
+                        ..
+                    }) => Error::OutcomeUnknown {
+                        service: self.service,
+                        source: format!("the token endpoint's answer was lost: {message}").into(),
+                    },
+                    Some(Unavailable {
+                        message,
                         throttled: Some(retry_after),
+                        ..
                     }) => Error::RateLimited {
                         service: self.service,
                         retry_after: *retry_after,
@@ -420,7 +443,7 @@ fn caller(
                 .body(body)
                 .send()
                 .await
-                .map_err(|e| Unavailable::new(e.without_url().to_string()))?;
+                .map_err(Unavailable::transport)?;
             let status = response.status();
             if status.is_server_error() {
                 return Err(Unavailable::new(format!(
@@ -437,13 +460,11 @@ fn caller(
                 return Err(Unavailable {
                     message: format!("token endpoint answered HTTP {status}"),
                     throttled: Some(retry_after),
+                    lost_answer: false,
                 });
             }
             let headers = response.headers().clone();
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| Unavailable::new(e.without_url().to_string()))?;
+            let body = response.bytes().await.map_err(Unavailable::transport)?;
             let mut out = oauth2::HttpResponse::new(body.to_vec());
             *out.status_mut() = status;
             *out.headers_mut() = headers;
@@ -538,6 +559,44 @@ mod tests {
         let e = app.exchange_code(&http, "bad", None).await.unwrap_err();
         assert_eq!(e.kind(), quflux_core::ErrorKind::InvalidInput);
         assert!(!format!("{e:?}").contains("s3cret"));
+    }
+
+    #[tokio::test]
+    async fn a_refresh_whose_answer_is_lost_is_an_unknown_outcome_not_a_transient_failure() {
+        // The endpoint may have rotated the refresh token: retrying it would spend it twice.
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({
+                        "access_token": "new", "token_type": "bearer", "refresh_token": "r2"
+                    }))
+                    .set_delay(Duration::from_secs(10)),
+            )
+            .mount(&server)
+            .await;
+        let app = app(&server.uri(), ClientAuth::Basic);
+        let e = app
+            .refresh(&http(), &Secret::new("r1".into()))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), quflux_core::ErrorKind::OutcomeUnknown, "{e:?}");
+        assert!(!e.is_retryable());
+        // Nothing listening: nothing was sent, a plain transient failure.
+        let closed = app_at_closed_port();
+        let e = closed
+            .refresh(&http(), &Secret::new("r1".into()))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), quflux_core::ErrorKind::Transient, "{e:?}");
+    }
+
+    fn app_at_closed_port() -> OAuthApp {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        app(&format!("http://127.0.0.1:{port}"), ClientAuth::Basic)
     }
 
     #[tokio::test]
