@@ -443,6 +443,9 @@ impl Respond for Handler {
                 Ok(ok(json!({ "records": records })))
             }
             "com.atproto.repo.deleteRecord" => delete_record(&mut s, request, &body),
+            // What a real PDS answers for an XRPC method it does not serve (XRPC spec): the
+            // stand-in serves exactly the methods the adapter uses, so anything else is refused
+            // the way the platform refuses it.
             _ => Err(error(501, "MethodNotImplemented", "Method Not Implemented")),
         };
         result.unwrap_or_else(|refusal| refusal)
