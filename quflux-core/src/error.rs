@@ -12,6 +12,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// One rule a post breaks on one platform.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Violation {
     /// Stable rule id, e.g. `twitter.text.too_long`.
     pub rule: String,
@@ -126,6 +127,7 @@ fn first_rule(violations: &[Violation]) -> &str {
 
 /// The fieldless mirror of [`enum@Error`]: for metrics labels, stored failure reasons and HTTP mapping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ErrorKind {

@@ -13,6 +13,8 @@
 //! | `common` | any platform | HTTP, OAuth, tokens, rate budgets, connections |
 //! | `registry` | any platform | `Platforms`: every configured platform from the environment |
 //! | `standin` | `standin` | local stand-ins of every platform API |
+//! | `link_preview` | `link-preview` | OpenGraph link previews behind an SSRF guard |
+//! | `notify` | `smtp`, `sendgrid`, `webhooks` | notifiers: e-mail over SMTP or SendGrid, signed webhooks |
 
 #[cfg(feature = "outbox")]
 pub mod outbox;
@@ -37,3 +39,9 @@ pub mod twitter;
 
 #[cfg(feature = "standin")]
 pub mod standin;
+
+#[cfg(feature = "link-preview")]
+pub mod link_preview;
+
+#[cfg(any(feature = "smtp", feature = "sendgrid", feature = "webhooks"))]
+pub mod notify;

@@ -1,120 +1,139 @@
 //! The `quflux-server` binary.
 //!
 //! ```text
+//! quflux-server serve     the REST API and websocket on QUFLUX_BIND (default 127.0.0.1:8080)
+//! quflux-server worker    a publishing worker
+//! quflux-server all       both in one process (the default for a single machine)
 //! quflux-server migrate   apply the database migrations and exit
-//! quflux-server worker    run a publishing worker until Ctrl-C
 //! ```
 //!
-//! Configuration comes from the environment:
-//!
-//! | variable | default | meaning |
-//! |---|---|---|
-//! | `QUFLUX_DATABASE_URL` | `sqlite://quflux.db` | `sqlite://…` or `postgres://user@host/db` |
-//! | `QUFLUX_OUTBOX_PATH` | `quflux-outbox.jsonl` | where platforms without a real adapter are published |
-//! | `QUFLUX_FS_ROOT` | `quflux-media` | local blob store root |
-//! | `QUFLUX_WORKER_CONCURRENCY` | 8 | jobs run at once |
-//! | `QUFLUX_TOKEN_KEYS` | — | token encryption keys, `id:base64-of-32-bytes[,old-id:key…]` (first encrypts); required by every real platform |
-//! | `QUFLUX_HTTP_TIMEOUT_SECS` | 30 | whole-request timeout of platform calls |
-//! | `QUFLUX_X_CLIENT_ID`, `QUFLUX_X_REDIRECT_URL` (`QUFLUX_X_CLIENT_SECRET`, `QUFLUX_X_API_BASE`) | — | X |
-//! | `QUFLUX_LINKEDIN_CLIENT_ID`, `…_CLIENT_SECRET`, `…_REDIRECT_URL` (`…_API_BASE`, `…_OAUTH_BASE`, `…_VERSION`) | — | LinkedIn |
-//! | `QUFLUX_META_APP_ID`, `…_APP_SECRET`, `…_REDIRECT_URL` (`…_GRAPH_BASE`, `…_API_VERSION`, `…_DIALOG_URL`, `QUFLUX_PUBLIC_MEDIA_BASE_URL`) | — | Facebook and Instagram |
-//! | `QUFLUX_BLUESKY_PDS_URL`, `QUFLUX_BLUESKY_APP_VIEW_URL` | `https://bsky.social` | Bluesky (on whenever token keys are set) |
-//! | `QUFLUX_MASTODON_INSTANCE`, `QUFLUX_MASTODON_REDIRECT_URL` | `https://mastodon.social` | Mastodon (on whenever token keys are set) |
-//!
-//! The worker logs which platforms are real and why the others go to the outbox
-//! ([`quflux_platforms::Platforms::summary`]). It refuses to start when X, LinkedIn or Meta is
-//! configured without `QUFLUX_TOKEN_KEYS`; with no token keys at all every platform goes to
-//! the outbox.
+//! With nothing configured it runs on an embedded SQLite file (`quflux.db`), local media files
+//! (`quflux-media/`) and the offline AI. Settings are listed in the README and in
+//! [`quflux_server::config`]; `--config FILE` (or `QUFLUX_CONFIG`) adds a TOML file.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use quflux_core::services::{NotificationService, PUBLISH_JOB, PublishingService};
-use quflux_core::worker::{Worker, WorkerConfig};
-use quflux_core::{Clock, Error, Result, SystemClock};
-use quflux_platforms::Platforms;
-use quflux_store::Database;
-use quflux_store::fs::FsBlobStore;
+use clap::{Parser, Subcommand};
+use quflux_core::{Error, Result};
+use quflux_server::config::{Config, Settings, redact_url};
+use quflux_server::{AppState, serve, spawn_worker};
 
-const USAGE: &str = "usage: quflux-server <migrate|worker>\n\n  migrate  apply the database migrations and exit\n  worker   run a publishing worker until Ctrl-C\n";
-
-fn setting(name: &str, default: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.to_owned())
+#[derive(Debug, Parser)]
+#[command(name = "quflux-server", version, about = "Quflux reference server")]
+struct Cli {
+    /// A TOML file of settings (keys are the setting names without `QUFLUX_`, lower case).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
 }
 
-async fn open_store() -> Result<Arc<dyn Database>> {
-    quflux_store::open(&setting("QUFLUX_DATABASE_URL", "sqlite://quflux.db")).await
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the REST API and the websocket.
+    Serve,
+    /// Run a publishing worker.
+    Worker,
+    /// Serve the API and run a worker in one process.
+    All,
+    /// Apply the database migrations and exit.
+    Migrate,
 }
 
-async fn worker() -> Result<()> {
-    let store = open_store().await?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let outbox = setting("QUFLUX_OUTBOX_PATH", "quflux-outbox.jsonl");
-    let concurrency: usize = setting("QUFLUX_WORKER_CONCURRENCY", "8")
-        .parse()
-        .map_err(|_| {
-            Error::Config("QUFLUX_WORKER_CONCURRENCY: expected a positive number".into())
-        })?;
-    let notifications = NotificationService::new(Vec::new(), clock.clone());
-    let platforms = Platforms::from_env()?.with_outbox_fallback(&outbox).build(
-        store.clone(),
-        store.clone(),
-        notifications.clone(),
-        clock.clone(),
-    )?;
-    for s in &platforms.summary.platforms {
+fn init_logs(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("QUFLUX_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if json {
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    let config = Config::from_settings(&settings)?;
+    init_logs(config.log_json);
+    if let Command::Migrate = cli.command {
+        quflux_store::open(&config.database_url).await?;
+        tracing::info!(database = %redact_url(&config.database_url), "migrations applied");
+        return Ok(());
+    }
+    let state = AppState::build(config.clone(), settings).await?;
+    for s in &state.platforms.summary.platforms {
         tracing::info!(platform = s.platform.as_str(), state = %s.state, "{}", s.detail);
     }
-    let blobs = Arc::new(FsBlobStore::new(setting("QUFLUX_FS_ROOT", "quflux-media"))?);
-    let publishing = Arc::new(PublishingService::new(
-        quflux_store::publishing_stores(&store),
-        blobs,
-        store.clone(),
-        platforms.publishers,
-        notifications,
-        clock,
-    ));
-    let config = WorkerConfig {
-        concurrency: concurrency.max(1),
-        ..WorkerConfig::default()
+    let worker = match cli.command {
+        Command::Worker | Command::All => Some(spawn_worker(&state)),
+        _ => None,
     };
-    let handle = Worker::new(store, config)
-        .with_handler(PUBLISH_JOB, publishing)
-        .spawn();
-    tracing::info!(%outbox, "worker running; Ctrl-C to stop");
-    tokio::signal::ctrl_c()
-        .await
-        .map_err(|e| Error::other("worker", e))?;
+    match cli.command {
+        Command::Serve | Command::All => {
+            let listener = tokio::net::TcpListener::bind(config.bind)
+                .await
+                .map_err(|e| {
+                    Error::Config(format!(
+                        "QUFLUX_BIND: cannot listen on {}: {e}",
+                        config.bind
+                    ))
+                })?;
+            tracing::info!(
+                address = %config.bind,
+                database = %redact_url(&config.database_url),
+                "listening; API docs at http://{}/openapi.json",
+                config.bind
+            );
+            serve(state, listener, shutdown_signal()).await?;
+        }
+        _ => {
+            tracing::info!("worker running; Ctrl-C to stop");
+            shutdown_signal().await;
+        }
+    }
     tracing::info!("shutting down");
-    handle.shutdown().await
+    if let Some(w) = worker {
+        w.shutdown().await?;
+    }
+    Ok(())
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    let command = std::env::args().nth(1).unwrap_or_default();
-    let result = match command.as_str() {
-        "migrate" => open_store()
-            .await
-            .map(|_| tracing::info!("migrations applied")),
-        "worker" => worker().await,
-        "-h" | "--help" | "help" => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        other => {
-            eprint!("unknown command `{other}`\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match result {
+    let cli = Cli::parse();
+    match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", e.detailed_message());

@@ -5,11 +5,13 @@ use std::sync::Arc;
 use quflux_core::services::PublishingStores;
 use quflux_core::{Cache, Error, JobQueue, Result, Store};
 
-/// Everything a backend offers: every store trait, the job queue and the cache.
+/// Everything a backend offers: every store trait (through [`Store`], including
+/// [`AuthStore`](quflux_core::AuthStore) and [`NotificationStore`](quflux_core::NotificationStore)),
+/// the job queue and the cache.
 ///
 /// Both [`crate::sqlite::SqliteStore`] and [`crate::postgres::PostgresStore`] implement it.
-/// `Arc<dyn Database>` coerces to `Arc<dyn PostStore>`, `Arc<dyn JobQueue>`, … (trait
-/// upcasting), so one opened database feeds every service.
+/// `Arc<dyn Database>` coerces to `Arc<dyn PostStore>`, `Arc<dyn AuthStore>`,
+/// `Arc<dyn JobQueue>`, … (trait upcasting), so one opened database feeds every service.
 pub trait Database: Store + JobQueue + Cache {}
 
 impl<T: Store + JobQueue + Cache> Database for T {}
@@ -109,5 +111,51 @@ mod tests {
                 .is_none()
         );
         let _ = stores;
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[tokio::test]
+    async fn an_opened_database_serves_auth_and_notifications() {
+        use quflux_core::{
+            AuthStore, Notification, NotificationId, NotificationKind, NotificationStore, User,
+        };
+
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(&format!("sqlite://{}", dir.path().join("a.db").display()))
+            .await
+            .unwrap();
+        let now = chrono::Utc::now();
+        let user = User::new("auth@example.com", "UTC", now);
+        let auth: Arc<dyn AuthStore> = db.clone();
+        auth.insert_user_with_password(&user, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA")
+            .await
+            .unwrap();
+        assert_eq!(
+            auth.get_password_hash(user.id).await.unwrap().as_deref(),
+            Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA")
+        );
+        let notifications: Arc<dyn NotificationStore> = db.clone();
+        let notification = Notification {
+            id: NotificationId::new(),
+            user_id: user.id,
+            kind: NotificationKind::Failed,
+            title: "Not posted".to_owned(),
+            message: "The post could not be published.".to_owned(),
+            platform: None,
+            post_id: None,
+            publication_id: None,
+            connection_id: None,
+            platform_post_id: None,
+            url: None,
+            created_at: now,
+        };
+        let seq = notifications
+            .insert_notification(&notification)
+            .await
+            .unwrap();
+        assert_eq!(
+            notifications.last_notification_seq(user.id).await.unwrap(),
+            seq
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! # quflux-store
 //!
 //! Storage backends for Quflux: every persistence port of `quflux-core` on embedded SQLite or on
-//! PostgreSQL, and media bytes on the local filesystem. SQLite and files run with no external
-//! service. One URL picks the database: `QUFLUX_DATABASE_URL=sqlite://…` or `postgres://…`.
+//! PostgreSQL, and media bytes on the local filesystem or in S3. SQLite and files run with no
+//! external service. One URL picks the database: `QUFLUX_DATABASE_URL=sqlite://…` or `postgres://…`.
 //!
 //! ```
 //! # #[cfg(feature = "sqlite")]
@@ -23,6 +23,7 @@
 //! | [`sqlite`] | `sqlite` (default) | `SqliteStore` | every store trait, `JobQueue`, `Cache` | `QUFLUX_DATABASE_URL` |
 //! | [`postgres`] | `postgres` | `PostgresStore` | every store trait, `JobQueue`, `Cache` | `QUFLUX_DATABASE_URL` |
 //! | [`fs`] | `fs` (default) | `FsBlobStore` | `BlobStore` | `QUFLUX_FS_ROOT` |
+//! | [`s3`] | `s3` | `S3BlobStore` | `BlobStore` (with presigned GET URLs) | `QUFLUX_S3_BUCKET`, `QUFLUX_S3_ENDPOINT`, … |
 //!
 //! ## Adding a backend
 //! - A feature named after the backend, enabling its optional dependencies with `dep:`, and a
@@ -40,6 +41,8 @@ mod any;
 pub mod fs;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "s3")]
+pub mod s3;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 

@@ -6,7 +6,7 @@
 //!
 //! | type | implements |
 //! |---|---|
-//! | [`InMemoryStore`] | [`UserStore`](crate::UserStore), [`ConnectionStore`](crate::ConnectionStore), [`PostStore`](crate::PostStore), [`MediaStore`](crate::MediaStore), [`ScheduleStore`](crate::ScheduleStore), [`PublicationStore`](crate::PublicationStore) |
+//! | [`InMemoryStore`] | [`UserStore`](crate::UserStore), [`ConnectionStore`](crate::ConnectionStore), [`PostStore`](crate::PostStore), [`MediaStore`](crate::MediaStore), [`ScheduleStore`](crate::ScheduleStore), [`PublicationStore`](crate::PublicationStore), [`AuthStore`](crate::AuthStore), [`NotificationStore`](crate::NotificationStore) |
 //! | [`InMemoryQueue`] | [`JobQueue`](crate::JobQueue) |
 //! | [`InMemoryCache`] | [`Cache`](crate::Cache) |
 //! | [`InMemoryBlobStore`] | [`BlobStore`](crate::BlobStore) |

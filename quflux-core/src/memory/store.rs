@@ -8,18 +8,21 @@ use chrono::{DateTime, Utc};
 
 use super::lock;
 use crate::{
-    ConnectionId, ConnectionStatus, ConnectionStore, Error, MediaFile, MediaId, MediaStore,
-    Platform, PlatformConnection, Post, PostFilter, PostId, PostStore, Publication,
-    PublicationFilter, PublicationId, PublicationStore, Result, Schedule, ScheduleId,
-    ScheduleStatus, ScheduleStore, User, UserId, UserStore,
+    AuthStore, ConnectionId, ConnectionStatus, ConnectionStore, Error, MediaFile, MediaId,
+    MediaStore, Notification, NotificationId, NotificationStore, Platform, PlatformConnection,
+    Post, PostFilter, PostId, PostStore, Publication, PublicationFilter, PublicationId,
+    PublicationStore, Result, Schedule, ScheduleId, ScheduleStatus, ScheduleStore, Session,
+    StoredNotification, User, UserId, UserStore,
 };
 
 /// Every store trait in memory: [`UserStore`], [`ConnectionStore`], [`PostStore`], [`MediaStore`],
-/// [`ScheduleStore`] and [`PublicationStore`].
+/// [`ScheduleStore`], [`PublicationStore`], [`AuthStore`] and [`NotificationStore`].
 ///
-/// One mutex guards all tables, so every call (including [`ScheduleStore::create_schedule`]) is
-/// atomic. Uniqueness rules and compare-and-swap updates behave as the trait contracts say.
-/// Foreign keys are not checked: a post may name a user this store has never seen.
+/// One mutex guards all tables, so every call (including [`ScheduleStore::create_schedule`] and
+/// [`AuthStore::insert_user_with_password`]) is atomic. Uniqueness rules and compare-and-swap
+/// updates behave as the trait contracts say. Foreign keys are not checked (a post may name a
+/// user this store has never seen), except where a contract asks for it: password hashes and
+/// sessions belong to stored users.
 ///
 /// On update, identity columns keep their stored values: `id`, `user_id` and `created_at` of
 /// every row, plus `post_id` of schedules and `schedule_id`, `post_id` and `platform` of
@@ -37,6 +40,14 @@ struct Tables {
     media: HashMap<MediaId, MediaFile>,
     schedules: HashMap<ScheduleId, Schedule>,
     publications: HashMap<PublicationId, Publication>,
+    /// Password hashes by user.
+    credentials: HashMap<UserId, String>,
+    /// Sessions by token hash.
+    sessions: HashMap<String, Session>,
+    /// The notification log, in `seq` order.
+    notifications: Vec<StoredNotification>,
+    /// The `seq` of each logged notification.
+    notification_seqs: HashMap<NotificationId, i64>,
 }
 
 impl InMemoryStore {
@@ -73,21 +84,25 @@ fn email_key(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
+/// Inserts `user` after checking its id and e-mail are free.
+fn insert_user(t: &mut Tables, user: &User) -> Result<()> {
+    if t.users.contains_key(&user.id) {
+        return Err(Error::conflict(format!("user {}", user.id)));
+    }
+    let email = email_key(&user.email);
+    if t.users.values().any(|u| email_key(&u.email) == email) {
+        return Err(Error::conflict(format!("user with e-mail {email}")));
+    }
+    let mut stored = user.clone();
+    stored.email = user.email.to_lowercase();
+    t.users.insert(user.id, stored);
+    Ok(())
+}
+
 #[async_trait]
 impl UserStore for InMemoryStore {
     async fn insert_user(&self, user: &User) -> Result<()> {
-        let mut t = self.tables();
-        if t.users.contains_key(&user.id) {
-            return Err(Error::conflict(format!("user {}", user.id)));
-        }
-        let email = email_key(&user.email);
-        if t.users.values().any(|u| email_key(&u.email) == email) {
-            return Err(Error::conflict(format!("user with e-mail {email}")));
-        }
-        let mut stored = user.clone();
-        stored.email = user.email.to_lowercase();
-        t.users.insert(user.id, stored);
-        Ok(())
+        insert_user(&mut self.tables(), user)
     }
 
     async fn get_user(&self, id: UserId) -> Result<User> {
@@ -534,5 +549,134 @@ impl PublicationStore for InMemoryStore {
             .collect();
         rows.sort_by_key(|p| std::cmp::Reverse((p.created_at, p.id)));
         Ok(page(rows, filter.offset, filter.effective_limit()))
+    }
+}
+
+/// `NotFound` unless `user_id` is stored.
+fn require_user(t: &Tables, user_id: UserId) -> Result<()> {
+    if t.users.contains_key(&user_id) {
+        Ok(())
+    } else {
+        Err(Error::not_found(format!("user {user_id}")))
+    }
+}
+
+#[async_trait]
+impl AuthStore for InMemoryStore {
+    async fn insert_user_with_password(&self, user: &User, password_hash: &str) -> Result<()> {
+        let mut t = self.tables();
+        // Checks before any write: a conflict leaves no hash behind.
+        insert_user(&mut t, user)?;
+        t.credentials.insert(user.id, password_hash.to_owned());
+        Ok(())
+    }
+
+    async fn get_password_hash(&self, user_id: UserId) -> Result<Option<String>> {
+        let t = self.tables();
+        require_user(&t, user_id)?;
+        Ok(t.credentials.get(&user_id).cloned())
+    }
+
+    async fn set_password_hash(&self, user_id: UserId, password_hash: &str) -> Result<()> {
+        let mut t = self.tables();
+        require_user(&t, user_id)?;
+        t.credentials.insert(user_id, password_hash.to_owned());
+        Ok(())
+    }
+
+    async fn insert_session(&self, session: &Session) -> Result<()> {
+        let mut t = self.tables();
+        if t.sessions.contains_key(&session.token_hash) {
+            return Err(Error::conflict("session token"));
+        }
+        if !t.users.contains_key(&session.user_id) {
+            return Err(Error::conflict(format!(
+                "session of unknown user {}",
+                session.user_id
+            )));
+        }
+        t.sessions
+            .insert(session.token_hash.clone(), session.clone());
+        Ok(())
+    }
+
+    async fn get_session(&self, token_hash: &str) -> Result<Option<Session>> {
+        Ok(self.tables().sessions.get(token_hash).cloned())
+    }
+
+    async fn revoke_session(&self, token_hash: &str, at: DateTime<Utc>) -> Result<bool> {
+        let mut t = self.tables();
+        match t.sessions.get_mut(token_hash) {
+            Some(session) if session.revoked_at.is_none() => {
+                session.revoked_at = Some(at);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn revoke_user_sessions(&self, user_id: UserId, at: DateTime<Utc>) -> Result<u64> {
+        let mut t = self.tables();
+        let mut revoked = 0;
+        for session in t.sessions.values_mut() {
+            if session.user_id == user_id && session.is_live(at) {
+                session.revoked_at = Some(at);
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
+    }
+
+    async fn purge_sessions(&self, before: DateTime<Utc>) -> Result<u64> {
+        let mut t = self.tables();
+        let count = t.sessions.len();
+        t.sessions.retain(|_, s| {
+            s.expires_at >= before && s.revoked_at.is_none_or(|revoked| revoked >= before)
+        });
+        Ok((count - t.sessions.len()) as u64)
+    }
+}
+
+#[async_trait]
+impl NotificationStore for InMemoryStore {
+    async fn insert_notification(&self, notification: &Notification) -> Result<i64> {
+        let mut t = self.tables();
+        if let Some(&seq) = t.notification_seqs.get(&notification.id) {
+            return Ok(seq);
+        }
+        let seq = t.notifications.last().map_or(0, |n| n.seq) + 1;
+        t.notification_seqs.insert(notification.id, seq);
+        t.notifications.push(StoredNotification {
+            seq,
+            notification: notification.clone(),
+        });
+        Ok(seq)
+    }
+
+    async fn list_notifications(
+        &self,
+        user_id: UserId,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredNotification>> {
+        let t = self.tables();
+        // The log is in seq order: skip to the first seq after `after_seq`.
+        let start = t.notifications.partition_point(|n| n.seq <= after_seq);
+        Ok(t.notifications[start..]
+            .iter()
+            .filter(|n| n.notification.user_id == user_id)
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn last_notification_seq(&self, user_id: UserId) -> Result<i64> {
+        Ok(self
+            .tables()
+            .notifications
+            .iter()
+            .rev()
+            .find(|n| n.notification.user_id == user_id)
+            .map_or(0, |n| n.seq))
     }
 }

@@ -6,7 +6,7 @@ mod post;
 mod schedule;
 mod user;
 
-pub use notification::{Notification, NotificationKind};
+pub use notification::{Notification, NotificationKind, StoredNotification};
 pub use platform::Platform;
 pub use post::{
     LinkPreview, MediaFile, MediaKind, MediaRef, Poll, Post, PostContent, PostFilter, PostStatus,
@@ -16,4 +16,4 @@ pub use schedule::{
     Attempt, AttemptOutcome, Publication, PublicationFilter, PublicationStatus, Schedule,
     ScheduleStatus,
 };
-pub use user::{ConnectionStatus, EncryptedToken, PlatformConnection, User};
+pub use user::{ConnectionStatus, EncryptedToken, PlatformConnection, Session, User};

@@ -9,6 +9,7 @@ use crate::{
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum NotificationKind {
     /// A publication went out.
@@ -31,10 +32,24 @@ impl NotificationKind {
             Self::ConnectionNeedsReauth => "connection_needs_reauth",
         }
     }
+    /// Parses [`NotificationKind::as_str`].
+    pub fn parse(s: &str) -> crate::Result<Self> {
+        match s {
+            "published" => Ok(Self::Published),
+            "failed" => Ok(Self::Failed),
+            "unconfirmed" => Ok(Self::Unconfirmed),
+            "connection_needs_reauth" => Ok(Self::ConnectionNeedsReauth),
+            other => Err(crate::Error::invalid_input(
+                "kind",
+                format!("unknown notification kind `{other}`"),
+            )),
+        }
+    }
 }
 
 /// A message to one user about one event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Notification {
     /// Id.
     pub id: NotificationId,
@@ -60,4 +75,38 @@ pub struct Notification {
     pub url: Option<String>,
     /// When the event happened.
     pub created_at: DateTime<Utc>,
+}
+
+/// A [`Notification`] with its position in a [`crate::NotificationStore`]'s log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StoredNotification {
+    /// Position in the store's log: positive and strictly increasing in insertion order, so a
+    /// reader tails a user's notifications with `seq > last seen`.
+    pub seq: i64,
+    /// The notification.
+    pub notification: Notification,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_roundtrip_through_their_names() {
+        for kind in [
+            NotificationKind::Published,
+            NotificationKind::Failed,
+            NotificationKind::Unconfirmed,
+            NotificationKind::ConnectionNeedsReauth,
+        ] {
+            assert_eq!(NotificationKind::parse(kind.as_str()).unwrap(), kind);
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::json!(kind.as_str())
+            );
+        }
+        let err = NotificationKind::parse("Published").unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidInput);
+    }
 }

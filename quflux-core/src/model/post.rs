@@ -9,6 +9,7 @@ use crate::{MediaId, Platform, PostId, UserId};
 
 /// The kind of a media file, derived from its content type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MediaKind {
     /// A still image (PNG, JPEG, WebP).
@@ -39,6 +40,7 @@ impl MediaKind {
 
 /// An uploaded media file; the bytes live in a [`crate::BlobStore`] under `storage_key`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MediaFile {
     /// Id.
     pub id: MediaId,
@@ -73,6 +75,8 @@ impl MediaFile {
 
 /// A media file attached to a post.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct MediaRef {
     /// The media file.
     pub media_id: MediaId,
@@ -83,6 +87,8 @@ pub struct MediaRef {
 
 /// OpenGraph preview of a link.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct LinkPreview {
     /// The canonical URL.
     pub url: String,
@@ -98,7 +104,9 @@ pub struct LinkPreview {
 
 /// What a post says: the base text, per-platform variants, media, link and thread.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
+#[serde(deny_unknown_fields)]
 pub struct PostContent {
     /// Optional internal title (not published).
     pub title: Option<String>,
@@ -122,7 +130,9 @@ pub struct PostContent {
 
 /// Platform-specific publishing options; a platform ignores the ones it has no use for.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
+#[serde(deny_unknown_fields)]
 pub struct PublishOptions {
     /// A poll on the first post (X).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -138,6 +148,8 @@ pub struct PublishOptions {
 
 /// A poll.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Poll {
     /// 2 to 4 choices.
     pub options: Vec<String>,
@@ -165,6 +177,7 @@ impl PostContent {
 
 /// Lifecycle of a post.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PostStatus {
     /// Being written.
@@ -204,6 +217,7 @@ impl PostStatus {
 
 /// A post owned by a user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Post {
     /// Id.
     pub id: PostId,
@@ -223,6 +237,7 @@ pub struct Post {
 
 /// Filters for listing posts. Empty filters list everything of the user.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct PostFilter {
     /// Only posts in this state.

@@ -9,6 +9,7 @@ use crate::{
 
 /// Lifecycle of a schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ScheduleStatus {
     /// Waiting for its time or being published.
@@ -48,6 +49,7 @@ impl ScheduleStatus {
 /// `time_zone`. `scheduled_at` is the UTC instant derived from both (see
 /// [`crate::time::resolve_local`] for gaps and overlaps), recomputed whenever either changes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Schedule {
     /// Id.
     pub id: ScheduleId,
@@ -75,6 +77,7 @@ pub struct Schedule {
 
 /// State of one (schedule, platform) publication.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PublicationStatus {
     /// Not attempted yet, or a retry is queued.
@@ -126,6 +129,7 @@ impl PublicationStatus {
 
 /// How one attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AttemptOutcome {
     /// Started, not finished (or the worker died).
@@ -144,6 +148,7 @@ pub enum AttemptOutcome {
 
 /// One entry of a publication's attempt ledger.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Attempt {
     /// 1-based attempt number.
     pub number: u32,
@@ -163,6 +168,7 @@ pub struct Attempt {
 
 /// Publishing one schedule on one platform.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Publication {
     /// Id.
     pub id: PublicationId,
@@ -247,6 +253,7 @@ impl Publication {
 
 /// Filters for listing publications.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct PublicationFilter {
     /// Only this state.

@@ -7,6 +7,7 @@ use crate::{ConnectionId, Platform, UserId};
 
 /// A Quflux user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     /// Id.
     pub id: UserId,
@@ -39,8 +40,39 @@ impl User {
     }
 }
 
+/// A login session. The token itself is never stored, only its SHA-256 hex digest.
+///
+/// A session is live while `revoked_at` is `None` and `expires_at` is in the future; stores keep
+/// expired and revoked sessions until [`crate::AuthStore::purge_sessions`] deletes them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Session {
+    /// Lowercase hex SHA-256 of the opaque token handed to the client.
+    pub token_hash: String,
+    /// The signed-in user.
+    pub user_id: UserId,
+    /// When the session was created.
+    pub created_at: DateTime<Utc>,
+    /// When the session stops being valid.
+    pub expires_at: DateTime<Utc>,
+    /// When the session was revoked (signed out), if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// The client's `User-Agent`, if known.
+    pub user_agent: Option<String>,
+    /// The client's IP address as text, if known.
+    pub address: Option<String>,
+}
+
+impl Session {
+    /// Whether the session is usable at `now`: not revoked and not expired.
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now
+    }
+}
+
 /// A token encrypted by a [`crate::TokenCipher`]. It never holds plain text.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EncryptedToken {
     /// Id of the key that encrypted it (keys rotate).
     pub key_id: String,
@@ -56,6 +88,7 @@ impl std::fmt::Debug for EncryptedToken {
 
 /// The state of a connection's credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectionStatus {
     /// Usable.
@@ -91,6 +124,7 @@ impl ConnectionStatus {
 
 /// A user's authorized account on one platform.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PlatformConnection {
     /// Id.
     pub id: ConnectionId,

@@ -25,6 +25,20 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug + 'static {
     async fn delete(&self, key: &str) -> Result<()>;
     /// Whether `key` exists.
     async fn exists(&self, key: &str) -> Result<bool>;
+    /// A time-limited URL from which anyone holding it can `GET` the bytes under `key` directly,
+    /// without going through this store.
+    ///
+    /// `Some(url)` when the store can hand out such a URL (S3's presigned URLs), valid for
+    /// `expires_in` from now; `None` when it cannot (the default), and callers then serve the
+    /// bytes from [`BlobStore::get`] themselves. A URL may be handed out for a key that does not
+    /// exist (yet); fetching it then fails.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidInput`] for an invalid key or an `expires_in` the store cannot sign.
+    async fn presigned_get(&self, key: &str, expires_in: Duration) -> Result<Option<String>> {
+        let _ = (key, expires_in);
+        Ok(None)
+    }
 }
 
 /// Checks a blob key against the [`BlobStore`] contract.

@@ -14,5 +14,6 @@ pub use queue::{
     PUBLISHING_QUEUE, QueueStats,
 };
 pub use store::{
-    ConnectionStore, MediaStore, PostStore, PublicationStore, ScheduleStore, Store, UserStore,
+    AuthStore, ConnectionStore, MediaStore, NotificationStore, PostStore, PublicationStore,
+    ScheduleStore, Store, UserStore,
 };

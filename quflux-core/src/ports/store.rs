@@ -1,11 +1,13 @@
-//! Persistence ports: users, connections, posts, media metadata, schedules, publications.
+//! Persistence ports: users, connections, posts, media metadata, schedules, publications,
+//! credentials and sessions, notifications.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    ConnectionId, MediaFile, MediaId, Platform, PlatformConnection, Post, PostFilter, PostId,
-    Publication, PublicationFilter, PublicationId, Result, Schedule, ScheduleId, User, UserId,
+    ConnectionId, MediaFile, MediaId, Notification, Platform, PlatformConnection, Post, PostFilter,
+    PostId, Publication, PublicationFilter, PublicationId, Result, Schedule, ScheduleId, Session,
+    StoredNotification, User, UserId,
 };
 
 /// Stores users.
@@ -149,13 +151,101 @@ pub trait PublicationStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<Vec<Publication>>;
 }
 
+/// Stores password hashes and login sessions.
+///
+/// # Contract
+/// - A password hash is an opaque PHC string; the store never parses it. A user has at most
+///   one, and may have none (e.g. a user created by an external identity provider).
+/// - `insert_user_with_password` writes the user and its hash atomically: on error nothing is
+///   written. Its uniqueness rules are those of [`UserStore::insert_user`].
+/// - Sessions are keyed by the SHA-256 hex digest of their token; the token itself is never
+///   stored. A session's user must exist: inserting one for an unknown user is
+///   [`crate::Error::Conflict`].
+/// - A session is live while it is neither revoked nor expired; `get_session` returns expired
+///   and revoked sessions too, until `purge_sessions` deletes them.
+#[async_trait]
+pub trait AuthStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Inserts `user` together with its password hash (PHC string) atomically.
+    ///
+    /// # Errors
+    /// [`crate::Error::Conflict`] if the e-mail or the id is taken (same as
+    /// [`UserStore::insert_user`]); nothing is stored then.
+    async fn insert_user_with_password(&self, user: &User, password_hash: &str) -> Result<()>;
+    /// The user's password hash, `None` if the user has none.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`] if there is no such user.
+    async fn get_password_hash(&self, user_id: UserId) -> Result<Option<String>>;
+    /// Sets or replaces the password hash.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`] if there is no such user.
+    async fn set_password_hash(&self, user_id: UserId, password_hash: &str) -> Result<()>;
+    /// Stores a new session.
+    ///
+    /// # Errors
+    /// [`crate::Error::Conflict`] if the token hash exists or the user does not.
+    async fn insert_session(&self, session: &Session) -> Result<()>;
+    /// The session with this token hash (also when expired or revoked; the caller decides),
+    /// `None` if unknown.
+    async fn get_session(&self, token_hash: &str) -> Result<Option<Session>>;
+    /// Marks the session revoked at `at`; returns `false` if unknown or already revoked.
+    async fn revoke_session(&self, token_hash: &str, at: DateTime<Utc>) -> Result<bool>;
+    /// Revokes every live session of the user (not revoked, expiring after `at`) at `at`;
+    /// returns how many.
+    async fn revoke_user_sessions(&self, user_id: UserId, at: DateTime<Utc>) -> Result<u64>;
+    /// Deletes sessions that expired or were revoked before `before`; returns how many.
+    async fn purge_sessions(&self, before: DateTime<Utc>) -> Result<u64>;
+}
+
+/// Stores a per-user log of notifications, for clients that poll or stream them.
+///
+/// # Contract
+/// - `insert_notification` returns the notification's `seq`: positive, unique and strictly
+///   increasing across the store in insertion order. Inserting an id that is already stored
+///   changes nothing and returns the stored `seq`.
+/// - Tailing is gap-free: once a reader has seen a user's notification with `seq = n`, every
+///   notification of that user inserted later has `seq > n`, also under concurrent inserts.
+///   So `list_notifications(user, last_seen, ..)` in a loop sees every notification once.
+/// - Users are isolated: `list_notifications` and `last_notification_seq` only ever see the
+///   given user's notifications. The user need not exist in a [`UserStore`].
+#[async_trait]
+pub trait NotificationStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Appends a notification; returns its seq (strictly increasing across the store, > 0).
+    /// Inserting the same notification id twice is a no-op that returns the existing seq.
+    async fn insert_notification(&self, notification: &Notification) -> Result<i64>;
+    /// The user's notifications with `seq > after_seq`, oldest first, at most `limit`.
+    async fn list_notifications(
+        &self,
+        user_id: UserId,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredNotification>>;
+    /// The highest seq of the user's notifications (0 if none).
+    async fn last_notification_seq(&self, user_id: UserId) -> Result<i64>;
+}
+
 /// Every store trait at once, for backends that implement them all.
 pub trait Store:
-    UserStore + ConnectionStore + PostStore + MediaStore + ScheduleStore + PublicationStore
+    UserStore
+    + ConnectionStore
+    + PostStore
+    + MediaStore
+    + ScheduleStore
+    + PublicationStore
+    + AuthStore
+    + NotificationStore
 {
 }
 
 impl<T> Store for T where
-    T: UserStore + ConnectionStore + PostStore + MediaStore + ScheduleStore + PublicationStore
+    T: UserStore
+        + ConnectionStore
+        + PostStore
+        + MediaStore
+        + ScheduleStore
+        + PublicationStore
+        + AuthStore
+        + NotificationStore
 {
 }

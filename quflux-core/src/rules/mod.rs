@@ -28,6 +28,7 @@ use crate::{Error, MediaFile, MediaKind, Platform, PostContent, Violation};
 
 /// How a platform measures text length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TextCounting {
     /// twitter-text config v3 weighting (X): most non-Latin code points and emoji weigh 2,
@@ -66,6 +67,7 @@ impl TextCounting {
 
 /// Limits and features of one platform.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PlatformRules {
     /// The platform.
     pub platform: Platform,
@@ -231,6 +233,7 @@ pub fn rules_for(platform: Platform) -> &'static PlatformRules {
 
 /// A text's length in a platform's own unit, and the platform's limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TextLength {
     /// The length ([`PlatformRules::text_counting`]).
     pub length: usize,

@@ -24,6 +24,7 @@ pub struct PostService {
 
 /// The validation of one post for one platform.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PlatformValidation {
     /// The platform.
     pub platform: Platform,

@@ -21,6 +21,7 @@ pub const PUBLISH_JOB: &str = "publish_schedule";
 
 /// What to do when a schedule lands close to another post on the same account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ConflictPolicy {
     /// Schedule it and report the conflicts.
@@ -32,6 +33,7 @@ pub enum ConflictPolicy {
 
 /// Scheduling settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct SchedulingConfig {
     /// Two posts on the same account closer than this are a conflict.
@@ -57,6 +59,7 @@ impl Default for SchedulingConfig {
 
 /// A request to schedule a post.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScheduleRequest {
     /// The post.
     pub post_id: PostId,
@@ -70,6 +73,7 @@ pub struct ScheduleRequest {
 
 /// Changes to a schedule; `None` keeps the current value.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct ScheduleUpdate {
     /// New wall-clock time.
@@ -82,6 +86,7 @@ pub struct ScheduleUpdate {
 
 /// Another post on the same account too close to this one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScheduleConflict {
     /// The platform (account) shared.
     pub platform: Platform,
@@ -99,6 +104,7 @@ pub struct ScheduleConflict {
 
 /// A schedule with its publications and any conflicts found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Scheduled {
     /// The schedule.
     pub schedule: Schedule,
@@ -110,6 +116,7 @@ pub struct Scheduled {
 
 /// One schedule on a calendar day.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CalendarEntry {
     /// The schedule.
     pub schedule_id: ScheduleId,
@@ -129,6 +136,7 @@ pub struct CalendarEntry {
 
 /// One day of the calendar.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CalendarDay {
     /// The local date.
     pub date: NaiveDate,

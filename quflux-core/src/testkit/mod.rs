@@ -25,7 +25,9 @@
 //! | [`media_store`] | [`MediaStore`](crate::MediaStore) | `run_all(users, store)` |
 //! | [`schedule_store`] | [`ScheduleStore`](crate::ScheduleStore) | `run_all(users, posts, schedules, publications)` |
 //! | [`publication_store`] | [`PublicationStore`](crate::PublicationStore) | `run_all(users, posts, schedules, publications)` |
-//! | [`store`] | [`Store`](crate::Store) (all six) | `run_all(store)` |
+//! | [`auth_store`] | [`AuthStore`](crate::AuthStore) | `run_all(users, store)` |
+//! | [`notification_store`] | [`NotificationStore`](crate::NotificationStore) | `run_all(store)` |
+//! | [`store`] | [`Store`](crate::Store) (all eight) | `run_all(store)` |
 //! | [`job_queue`] | [`JobQueue`](crate::JobQueue) | `run_all(queue)` |
 //! | [`cache`] | [`Cache`](crate::Cache) | `run_all(cache)` |
 //! | [`blob_store`] | [`BlobStore`](crate::BlobStore) | `run_all(blobs)` |
@@ -42,6 +44,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::{Error, ErrorKind, Result};
 
+pub mod auth_store;
 pub mod blob_store;
 pub mod cache;
 pub mod connection_store;
@@ -49,6 +52,7 @@ pub mod fixtures;
 pub mod generators;
 pub mod job_queue;
 pub mod media_store;
+pub mod notification_store;
 pub mod notifier;
 pub mod post_store;
 pub mod publication_store;

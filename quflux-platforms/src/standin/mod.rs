@@ -11,5 +11,7 @@ pub mod linkedin;
 pub mod mastodon;
 #[cfg(feature = "meta")]
 pub mod meta;
+#[cfg(feature = "sendgrid")]
+pub mod sendgrid;
 #[cfg(feature = "twitter")]
 pub mod twitter;

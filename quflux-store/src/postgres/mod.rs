@@ -28,6 +28,10 @@
 //! - Updates are compare-and-swap on a `version` column. Unique and foreign-key violations
 //!   (`23505`, `23503`) are [`Error::Conflict`]; lost connections, pool timeouts, shutdowns,
 //!   serialization failures and deadlocks are [`Error::Transient`] with service `"postgres"`.
+//! - Notification seqs come from one store-wide sequence, drawn while holding a per-user
+//!   transaction-scoped advisory lock (`pg_advisory_xact_lock`), so one user's seqs are
+//!   handed out in commit order and a reader tailing `seq > last seen` never skips a row.
+//!   Password hashes and sessions reference `users` (`ON DELETE CASCADE`).
 //! - Migrations (`migrations/postgres/`) are embedded and applied by [`PostgresStore::migrate`]
 //!   (or [`PostgresStore::open`]), never implicitly by [`PostgresStore::connect`]. Migrating
 //!   is idempotent and safe from several processes at once (sqlx takes an advisory lock).
@@ -66,6 +70,7 @@
 //!   job claimed, handled and settled in one transaction, for handlers whose own writes must
 //!   commit atomically with the job's completion.
 
+mod auth;
 mod cache;
 mod codec;
 mod config;

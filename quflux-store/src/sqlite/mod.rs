@@ -18,6 +18,9 @@
 //! - Post content, platform lists, attempt ledgers, scopes, metadata and tokens are JSON TEXT.
 //! - Updates are compare-and-swap on a `version` column; unique violations are
 //!   [`Error::Conflict`].
+//! - Notification seqs are an `AUTOINCREMENT` key: never reused, and assigned in commit order
+//!   because SQLite runs one write transaction at a time. Password hashes and sessions
+//!   reference `users` (`ON DELETE CASCADE`, foreign keys enforced).
 //! - Migrations (`migrations/sqlite/`) are embedded and applied by [`SqliteStore::migrate`]
 //!   (or [`SqliteStore::open`] / [`SqliteStore::in_memory`]), never implicitly by
 //!   [`SqliteStore::connect`].
@@ -31,6 +34,7 @@
 //!
 //! "Now" (leases, due jobs, cache expiry) comes from the store's [`Clock`], never from SQLite.
 
+mod auth;
 mod cache;
 mod codec;
 mod config;
