@@ -78,15 +78,53 @@ if ! curl -sf -m 1 "$BASE/healthz" >/dev/null 2>&1; then
 fi
 echo "api-fuzz: quflux-server up on $BASE (pid $server_pid)"
 
+# json_get KEY.PATH: a value from the JSON document on stdin (`items.0.id`).
+json_get() {
+  python3 -c 'import json, sys
+v = json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    v = v[int(k)] if isinstance(v, list) else v[k]
+print(v)' "$1"
+}
+# api METHOD PATH [JSON]: the caller's request; the body on success, a failure otherwise.
+api() {
+  curl -sSf -m 30 -X "$1" "$BASE$2" -H "Authorization: Bearer $TOKEN" \
+    ${3:+-H 'content-type: application/json' -d "$3"}
+}
 register() {
-  curl -sf -m 30 -X POST "$BASE/api/v1/auth/register" -H 'content-type: application/json' \
-    -d "{\"email\":\"$1@fuzz.quflux.test\",\"password\":\"fuzz-password-1\"}" |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])'
+  curl -sSf -m 30 -X POST "$BASE/api/v1/auth/register" -H 'content-type: application/json' \
+    -d "{\"email\":\"$1@fuzz.quflux.test\",\"password\":\"fuzz-password-1\"}" | json_get token
 }
 TOKEN=$(register fuzzer)
 # Logout revokes the session it is called with: it gets its own (see scripts/api-fuzz.toml).
 QUFLUX_FUZZ_LOGOUT_TOKEN=$(register logout)
-export QUFLUX_FUZZ_LOGOUT_TOKEN
+
+# Resources that the fuzzer cannot make itself, so that the operations on their ids reach
+# more than a 404 (the ids are fixed in scripts/api-fuzz.toml): a post with a 1×1 PNG, its
+# schedule and publication, a second schedule to cancel, and local (outbox) accounts on
+# Mastodon and X (the one to disconnect).
+printf '%s' 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==' |
+  base64 -d >"$tmp/seed.png"
+upload() {
+  curl -sSf -m 30 -X POST "$BASE/api/v1/media" -H "Authorization: Bearer $TOKEN" \
+    -F "file=@$tmp/seed.png;type=image/png" | json_get id
+}
+connect() {
+  api POST /api/v1/connections/login "{\"platform\":\"$1\",\"identifier\":\"fuzzer\",\"app_password\":\"unused\"}" |
+    json_get items.0.id
+}
+media_id=$(upload)
+QUFLUX_FUZZ_CONNECTION_ID=$(connect mastodon)
+QUFLUX_FUZZ_DELETE_CONNECTION_ID=$(connect twitter)
+post_id=$(api POST /api/v1/posts "{\"text\":\"Fuzz seed post\",\"media\":[{\"media_id\":\"$media_id\",\"alt_text\":\"a pixel\"}]}" | json_get id)
+scheduled=$(api POST /api/v1/schedules "{\"post_id\":\"$post_id\",\"local_time\":\"2099-01-01T09:00:00\",\"time_zone\":\"Europe/Paris\",\"platforms\":[\"mastodon\"]}")
+QUFLUX_FUZZ_SCHEDULE_ID=$(printf '%s' "$scheduled" | json_get schedule.id)
+QUFLUX_FUZZ_PUBLICATION_ID=$(printf '%s' "$scheduled" | json_get publications.0.id)
+other_post=$(api POST /api/v1/posts '{"text":"Fuzz seed post to cancel"}' | json_get id)
+QUFLUX_FUZZ_CANCEL_SCHEDULE_ID=$(api POST /api/v1/schedules "{\"post_id\":\"$other_post\",\"local_time\":\"2099-01-02T09:00:00\",\"platforms\":[\"mastodon\"]}" | json_get schedule.id)
+export QUFLUX_FUZZ_LOGOUT_TOKEN QUFLUX_FUZZ_CONNECTION_ID QUFLUX_FUZZ_DELETE_CONNECTION_ID \
+  QUFLUX_FUZZ_SCHEDULE_ID QUFLUX_FUZZ_CANCEL_SCHEDULE_ID QUFLUX_FUZZ_PUBLICATION_ID
+echo "api-fuzz: seeded post $post_id, schedule $QUFLUX_FUZZ_SCHEDULE_ID, publication $QUFLUX_FUZZ_PUBLICATION_ID"
 
 status=0
 bash scripts/testbed/schemathesis.sh run \

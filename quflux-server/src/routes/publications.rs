@@ -1,6 +1,7 @@
 //! `/api/v1/publications`: one post on one platform — list, read, retry, resend.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use quflux_core::{
     Error, Platform, Publication, PublicationFilter, PublicationId, PublicationStatus, ScheduleId,
 };
@@ -66,6 +67,15 @@ async fn owned(state: &AppState, user: &AuthUser, id: PublicationId) -> ApiResul
     }
 }
 
+/// 409: the publication's state does not allow the action.
+fn state_conflict(p: &Publication, rule: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "CONFLICT",
+        format!("the publication is {}; {rule}", p.status.as_str()),
+    )
+}
+
 /// Lists the caller's publications.
 #[utoipa::path(get, path = "/api/v1/publications", tag = "publications",
     security(("bearer" = [])),
@@ -118,13 +128,23 @@ async fn get_publication(
         (status = 400, description = "Malformed id", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 404, description = "No such publication of the caller", body = ErrorBody),
-        (status = 409, description = "Not failed, or retried too often", body = ErrorBody)))]
+        (status = 409, description = "Not failed or unconfirmed, or changed meanwhile", body = ErrorBody),
+        (status = 422, description = "Not failed or unconfirmed (found by the publishing service)", body = ErrorBody)))]
 async fn retry_publication(
     State(state): State<AppState>,
     user: AuthUser,
     ApiPath(p): ApiPath<PublicationPath>,
 ) -> ApiResult<axum::Json<Publication>> {
-    owned(&state, &user, p.id).await?;
+    let current = owned(&state, &user, p.id).await?;
+    if !matches!(
+        current.status,
+        PublicationStatus::Failed | PublicationStatus::Unconfirmed
+    ) {
+        return Err(state_conflict(
+            &current,
+            "only failed or unconfirmed publications can be retried",
+        ));
+    }
     Ok(axum::Json(
         state.publishing.retry_publication(user.id(), p.id).await?,
     ))
@@ -140,13 +160,20 @@ async fn retry_publication(
         (status = 400, description = "Malformed id", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 404, description = "No such publication of the caller", body = ErrorBody),
-        (status = 409, description = "Not unconfirmed", body = ErrorBody)))]
+        (status = 409, description = "Not unconfirmed, or changed meanwhile", body = ErrorBody),
+        (status = 422, description = "Not unconfirmed (found by the publishing service)", body = ErrorBody)))]
 async fn resend_publication(
     State(state): State<AppState>,
     user: AuthUser,
     ApiPath(p): ApiPath<PublicationPath>,
 ) -> ApiResult<axum::Json<Publication>> {
-    owned(&state, &user, p.id).await?;
+    let current = owned(&state, &user, p.id).await?;
+    if current.status != PublicationStatus::Unconfirmed {
+        return Err(state_conflict(
+            &current,
+            "only unconfirmed publications can be resent",
+        ));
+    }
     Ok(axum::Json(
         state.publishing.resend_unconfirmed(user.id(), p.id).await?,
     ))
