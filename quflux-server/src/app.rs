@@ -58,46 +58,6 @@ impl Modify for Security {
     }
 }
 
-/// utoipa documents `chrono::NaiveDateTime` as `format: date-time`, which requires a UTC
-/// offset; the wall-clock `local_time` of schedules and calendar entries has none
-/// (`2026-12-01T09:30:00`).
-struct LocalTimes;
-
-impl Modify for LocalTimes {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::RefOr;
-        use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
-        let Some(components) = openapi.components.as_mut() else {
-            return;
-        };
-        for (name, description) in [
-            (
-                "Schedule",
-                "Wall-clock time the user chose, in `time_zone` (no offset).",
-            ),
-            (
-                "CalendarEntry",
-                "Due wall-clock time in the calendar's zone (no offset).",
-            ),
-        ] {
-            if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name)
-                && let Some(property) = object.properties.get_mut("local_time")
-            {
-                *property = ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .pattern(Some(LOCAL_TIME_PATTERN))
-                    .description(Some(description))
-                    .examples(["2026-12-01T09:30:00"])
-                    .into();
-            }
-        }
-    }
-}
-
-/// A wall-clock date and time without offset, as chrono writes and reads `NaiveDateTime`.
-const LOCAL_TIME_PATTERN: &str =
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?$";
-
 /// The process-wide Prometheus recorder (installed once, shared by every app in the process).
 pub fn prometheus() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -132,8 +92,6 @@ pub fn router_and_doc(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(routes::publications::router())
         .merge(routes::events::router())
         .split_for_parts();
-    let mut doc = doc;
-    LocalTimes.modify(&mut doc);
     let doc_json = std::sync::Arc::new(doc.clone());
     let router = api
         .route(

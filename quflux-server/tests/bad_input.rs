@@ -895,3 +895,35 @@ async fn validation_counts_text_the_way_x_does() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_connection_without_refresh_is_not_refreshable_not_a_server_error() {
+    let server = start().await;
+    let (token, _) = server.register("refresher@example.com").await;
+    // An outbox account: no refresh token, nothing to refresh.
+    let res = request(&server, Some(&token), "POST", "/api/v1/connections/login")
+        .json(&json!({ "platform": "mastodon", "identifier": "demo", "app_password": "unused" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let list: Value = res.json().await.unwrap();
+    let id = list["items"][0]["id"].as_str().unwrap().to_owned();
+    let res = request(
+        &server,
+        Some(&token),
+        "POST",
+        &format!("/api/v1/connections/{id}/refresh"),
+    )
+    .send()
+    .await
+    .unwrap();
+    let body = assert_error(res, 422, "NOT_REFRESHABLE").await;
+    assert!(
+        body["error_message"]
+            .as_str()
+            .is_some_and(|m| m.contains("cannot be refreshed")),
+        "{body}"
+    );
+    server.stop().await;
+}

@@ -61,7 +61,15 @@ pub struct Schedule {
     pub scheduled_at: DateTime<Utc>,
     /// IANA time zone the user chose, e.g. `America/New_York`.
     pub time_zone: String,
-    /// Wall-clock time the user chose, in `time_zone`.
+    /// Wall-clock time the user chose, in `time_zone` (no offset).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            value_type = String,
+            pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?$",
+            example = "2026-12-01T09:30:00"
+        )
+    )]
     pub local_time: NaiveDateTime,
     /// Target platforms.
     pub platforms: Vec<Platform>,

@@ -124,7 +124,15 @@ pub struct CalendarEntry {
     pub post_id: PostId,
     /// Due instant.
     pub scheduled_at: DateTime<Utc>,
-    /// Due wall-clock time in the calendar's zone.
+    /// Due wall-clock time in the calendar's zone (no offset).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            value_type = String,
+            pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?$",
+            example = "2026-12-01T09:30:00"
+        )
+    )]
     pub local_time: NaiveDateTime,
     /// Targets.
     pub platforms: Vec<Platform>,

@@ -15,6 +15,7 @@ pub async fn run_all(users: &dyn UserStore, store: &dyn PostStore) {
     insert_then_get_roundtrips(users, store).await;
     missing_post_is_not_found(store).await;
     duplicate_id_is_conflict(users, store).await;
+    concurrent_inserts_fail_only_the_bad_one(users, store).await;
     update_bumps_version_and_stores_fields(users, store).await;
     stale_version_update_is_conflict_and_changes_nothing(users, store).await;
     update_of_missing_post_fails(users, store).await;
@@ -83,6 +84,41 @@ pub async fn duplicate_id_is_conflict(users: &dyn UserStore, store: &dyn PostSto
         post,
         "a rejected insert must change nothing"
     );
+}
+
+/// Concurrent inserts (which a store may group into one statement) each get their own answer:
+/// a duplicate id among them fails alone with `Conflict`, and every other post is stored.
+pub async fn concurrent_inserts_fail_only_the_bad_one(
+    users: &dyn UserStore,
+    store: &dyn PostStore,
+) {
+    let user_id = new_user(users).await;
+    let existing = post_for(user_id);
+    store.insert_post(&existing).await.must("insert a post");
+    let mut posts: Vec<Post> = (0..16).map(|_| post_for(user_id)).collect();
+    posts[7].id = existing.id;
+    let results = futures::future::join_all(posts.iter().map(|p| store.insert_post(p))).await;
+    for (i, (post, result)) in posts.iter().zip(results).enumerate() {
+        if i == 7 {
+            expect_kind(
+                result,
+                ErrorKind::Conflict,
+                "the concurrent duplicate insert",
+            );
+            assert_eq!(
+                store.get_post(post.id).await.must("get the existing post"),
+                existing,
+                "a rejected concurrent insert must change nothing"
+            );
+        } else {
+            result.must("a concurrent insert beside a duplicate");
+            assert_eq!(
+                store.get_post(post.id).await.must("get a concurrent post"),
+                *post,
+                "each concurrent insert must be stored as given"
+            );
+        }
+    }
 }
 
 /// A compare-and-swap update stores content, status and `updated_at` and returns `version + 1`.

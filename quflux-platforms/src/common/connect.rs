@@ -376,13 +376,13 @@ impl ConnectionService {
     /// Refreshes the connection's token now.
     pub async fn refresh(&self, user_id: UserId, id: ConnectionId) -> Result<PlatformConnection> {
         let c = self.owned(user_id, id).await?;
-        let connector = self.connector(c.platform)?;
         if c.refresh_token.is_none() {
             return Err(Error::Unsupported {
                 service: c.platform.as_str(),
                 operation: "refreshing a token that does not expire",
             });
         }
+        let connector = self.connector(c.platform)?;
         Ok(self
             .tokens
             .force_refresh(id, connector.as_ref())

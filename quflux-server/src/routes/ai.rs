@@ -15,6 +15,7 @@ use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiJson;
 use crate::metrics::timed_ai;
+use crate::routes::check_len;
 use crate::routes::media::{MediaView, view};
 use crate::state::AppState;
 
@@ -181,24 +182,6 @@ pub struct SocialGraphicRequest {
     /// Height.
     #[schema(example = 1080)]
     pub height: u32,
-}
-
-/// Checks a text field's documented length, in characters.
-fn check_len(field: &str, value: &str, min: usize, max: usize) -> ApiResult<()> {
-    let n = value.chars().count();
-    if n < min {
-        return Err(ApiError::from(Error::invalid_input(
-            field,
-            "must not be empty",
-        )));
-    }
-    if n > max {
-        return Err(ApiError::from(Error::invalid_input(
-            field,
-            format!("at most {max} characters"),
-        )));
-    }
-    Ok(())
 }
 
 /// Writes a caption for a platform.

@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath};
+use crate::routes::check_len;
 use crate::state::AppState;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -241,6 +242,12 @@ async fn start(
     user: AuthUser,
     ApiJson(body): ApiJson<StartRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<StartResponse>)> {
+    check_len(
+        "instance",
+        body.instance.as_deref().unwrap_or_default(),
+        0,
+        2048,
+    )?;
     if state
         .platforms
         .connections
@@ -291,6 +298,9 @@ async fn callback(
     user: AuthUser,
     ApiJson(body): ApiJson<CallbackRequest>,
 ) -> ApiResult<axum::Json<ConnectionList>> {
+    check_len("state", &body.state, 0, 512)?;
+    check_len("code", body.code.as_deref().unwrap_or_default(), 0, 4096)?;
+    check_len("error", body.error.as_deref().unwrap_or_default(), 0, 512)?;
     let connections = state
         .platforms
         .connections
@@ -326,6 +336,14 @@ async fn login(
     user: AuthUser,
     ApiJson(body): ApiJson<AppPasswordLoginRequest>,
 ) -> ApiResult<axum::Json<ConnectionList>> {
+    check_len("identifier", &body.identifier, 0, 256)?;
+    check_len("app_password", &body.app_password, 0, 256)?;
+    check_len(
+        "instance",
+        body.instance.as_deref().unwrap_or_default(),
+        0,
+        2048,
+    )?;
     if state
         .platforms
         .connections
@@ -439,15 +457,28 @@ async fn get_connection(
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 404, description = "No such connection of the caller", body = ErrorBody),
         (status = 409, description = "The account must be connected again", body = ErrorBody),
-        (status = 422, description = "Cannot be refreshed", body = ErrorBody),
-        (status = 501, description = "The platform has no refresh", body = ErrorBody),
+        (status = 422, description = "Cannot be refreshed: no refresh token (`NOT_REFRESHABLE`), or the platform's answer", body = ErrorBody),
         (status = 503, description = "The platform is unreachable", body = ErrorBody)))]
 async fn refresh(
     State(state): State<AppState>,
     user: AuthUser,
     ApiPath(p): ApiPath<ConnectionPath>,
 ) -> ApiResult<axum::Json<ConnectionView>> {
-    let c = state.platforms.connections.refresh(user.id(), p.id).await?;
+    let c = state
+        .platforms
+        .connections
+        .refresh(user.id(), p.id)
+        .await
+        .map_err(|e| match e {
+            // The connection's own state (no refresh token, a platform without refresh), not
+            // a missing server feature.
+            e @ Error::Unsupported { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "NOT_REFRESHABLE",
+                format!("this connection cannot be refreshed: {e}"),
+            ),
+            other => other.into(),
+        })?;
     Ok(axum::Json(c.into()))
 }
 

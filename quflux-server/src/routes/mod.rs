@@ -1,5 +1,5 @@
 //! The API's routes, one module per area. Each module's `router()` carries its OpenAPI paths.
-//! Shared here: the paging checks and the [`TimeZoneName`] schema.
+//! Shared here: the paging and length checks and the [`TimeZoneName`] schema.
 
 pub mod ai;
 pub mod auth;
@@ -13,6 +13,7 @@ pub mod schedules;
 
 use std::borrow::Cow;
 
+use quflux_core::Error;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
@@ -36,6 +37,19 @@ pub(crate) fn check_page(limit: Option<u32>, offset: Option<u32>) -> ApiResult<(
             "offset",
             format!("offset: at most {MAX_OFFSET}"),
         ));
+    }
+    Ok(())
+}
+
+/// Checks a text field's documented length (`min_length`, `max_length`), in characters as
+/// JSON Schema counts them: 422 `INVALID_INPUT` naming the field otherwise.
+pub(crate) fn check_len(field: &str, value: &str, min: usize, max: usize) -> ApiResult<()> {
+    let n = value.chars().count();
+    if n < min {
+        return Err(Error::invalid_input(field, "must not be empty").into());
+    }
+    if n > max {
+        return Err(Error::invalid_input(field, format!("at most {max} characters")).into());
     }
     Ok(())
 }

@@ -262,9 +262,7 @@ async fn validate_post(
     user: AuthUser,
     ApiJson(body): ApiJson<ValidateRequest>,
 ) -> ApiResult<axum::Json<ValidateResponse>> {
-    if body.text.chars().count() > 100_000 {
-        return Err(quflux_core::Error::invalid_input("text", "at most 100000 characters").into());
-    }
+    super::check_len("text", &body.text, 0, 100_000)?;
     let content = PostContent {
         text: body.text,
         media: body.media,

@@ -112,7 +112,9 @@ pub struct PostgresStore {
     /// Local and cross-process job wake-ups.
     wake: Arc<wake::Wake>,
     /// Group insert of concurrent single enqueues.
-    inserter: Arc<inserter::Inserter>,
+    inserter: Arc<inserter::Inserter<inserter::JobRow>>,
+    /// Group insert of concurrent new posts.
+    post_inserter: Arc<inserter::Inserter<posts::PostInsert>>,
 }
 
 impl PostgresStore {
@@ -190,6 +192,7 @@ impl PostgresStore {
         Self {
             wake: Arc::new(wake::Wake::new(pool.clone())),
             inserter: Arc::default(),
+            post_inserter: Arc::default(),
             pool,
             clock,
             schema: schema.map(Arc::from),

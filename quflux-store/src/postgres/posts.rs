@@ -6,11 +6,13 @@ use quflux_core::{
     Error, MediaFile, MediaId, MediaStore, Post, PostContent, PostFilter, PostId, PostStatus,
     PostStore, Result, UserId,
 };
+use sqlx::PgConnection;
 use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::PostgresStore;
 use super::codec::{DbResultExt, cas_miss, corrupt, opt_ts, to_i64, to_u32, ts};
+use super::inserter::GroupRow;
 
 /// `SELECT <every post column> FROM posts <tail>`.
 macro_rules! select_posts {
@@ -34,9 +36,13 @@ const LIST_POSTS: &str = select_posts!(
      ORDER BY created_at DESC, id DESC LIMIT $6 OFFSET $7"
 );
 
-const INSERT_POST: &str = "INSERT INTO posts \
+/// Inserts the posts given as parallel arrays; the content arrives as JSON text.
+const INSERT_POSTS: &str = "INSERT INTO posts \
     (id, user_id, content, search_text, status, version, created_at, updated_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    SELECT id, user_id, content::jsonb, search_text, status, version, created_at, updated_at \
+    FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::int8[], \
+        $7::timestamptz[], $8::timestamptz[]) \
+    AS t (id, user_id, content, search_text, status, version, created_at, updated_at)";
 
 const UPDATE_POST: &str = "UPDATE posts SET content = $1, search_text = $2, status = $3, updated_at = $4, \
     version = version + 1 WHERE id = $5 AND version = $6 RETURNING version";
@@ -46,6 +52,68 @@ const DELETE_POST: &str = "DELETE FROM posts WHERE id = $1";
 /// What `text_contains` searches: the base text, lowercased.
 fn search_text(content: &PostContent) -> String {
     content.text.to_lowercase()
+}
+
+/// A new post, encoded for the group insert: concurrent `insert_post` calls share one
+/// statement and one commit (see `inserter.rs`).
+#[derive(Debug)]
+pub(super) struct PostInsert {
+    id: Uuid,
+    user_id: Uuid,
+    content: String,
+    search_text: String,
+    status: &'static str,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl PostInsert {
+    fn new(post: &Post) -> Result<Self> {
+        let content = serde_json::to_string(&post.content)
+            .map_err(|e| Error::invalid_input("content", e.to_string()))?;
+        Ok(Self {
+            id: *post.id.as_uuid(),
+            user_id: *post.user_id.as_uuid(),
+            content,
+            search_text: search_text(&post.content),
+            status: post.status.as_str(),
+            version: post.version,
+            created_at: ts(post.created_at),
+            updated_at: ts(post.updated_at),
+        })
+    }
+}
+
+impl GroupRow for PostInsert {
+    fn what(rows: &[&Self]) -> String {
+        match rows {
+            [one] => format!("post {}", PostId::from_uuid(one.id)),
+            _ => "posts".to_owned(),
+        }
+    }
+
+    async fn insert(
+        conn: &mut PgConnection,
+        rows: &[&Self],
+    ) -> std::result::Result<(), sqlx::Error> {
+        sqlx::query(INSERT_POSTS)
+            .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.user_id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.content.as_str()).collect::<Vec<_>>())
+            .bind(
+                rows.iter()
+                    .map(|r| r.search_text.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(rows.iter().map(|r| r.status).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.version).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.created_at).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.updated_at).collect::<Vec<_>>())
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -77,19 +145,9 @@ impl TryFrom<PostRow> for Post {
 #[async_trait]
 impl PostStore for PostgresStore {
     async fn insert_post(&self, post: &Post) -> Result<()> {
-        sqlx::query(INSERT_POST)
-            .bind(post.id.as_uuid())
-            .bind(post.user_id.as_uuid())
-            .bind(Json(&post.content))
-            .bind(search_text(&post.content))
-            .bind(post.status.as_str())
-            .bind(post.version)
-            .bind(ts(post.created_at))
-            .bind(ts(post.updated_at))
-            .execute(&self.pool)
-            .await
-            .db(&format!("post {}", post.id))?;
-        Ok(())
+        // Shares a statement and a commit with concurrent inserts.
+        let row = PostInsert::new(post)?;
+        self.post_inserter.insert(&self.pool, row).await
     }
 
     async fn get_post(&self, id: PostId) -> Result<Post> {

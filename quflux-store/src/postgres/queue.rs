@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::PostgresStore;
 use super::codec::{DbResultExt, to_u32, ts};
+use super::inserter;
 
 /// Every job column, as a `SELECT` or `RETURNING` list.
 macro_rules! job_columns {
@@ -324,7 +325,16 @@ impl JobQueue for PostgresStore {
             // Shares a statement and a commit with concurrent enqueues; that transaction also
             // notifies other processes, so only this one's waiters are left to wake.
             let id = JobId::new();
-            self.inserter.insert(&self.pool, id, job, ts(now)).await?;
+            self.inserter
+                .insert(
+                    &self.pool,
+                    inserter::JobRow {
+                        id,
+                        job,
+                        created_at: ts(now),
+                    },
+                )
+                .await?;
             self.wake.changed_locally();
             let outcome = EnqueueOutcome::Inserted;
             return Ok(Enqueued { id, outcome });
