@@ -173,22 +173,71 @@ async fn request_context(req: Request, next: Next) -> Response {
     res
 }
 
-/// Records the HTTP latency of matched routes, labelled by the route template.
+/// Records the HTTP latency of matched routes, labelled by the route template. The labels are
+/// `&'static str`s (route templates are interned once each), so recording allocates nothing.
 async fn record_latency(req: Request, next: Next) -> Response {
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let route = req
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    tracing::Span::current().record("route", route.as_str());
+        .map_or("unmatched", |p| intern_route(p.as_str()));
+    tracing::Span::current().record("route", route);
     let start = Instant::now();
     let res = next.run(req).await;
-    metrics::histogram!(
-        "quflux_http_request_duration_seconds",
-        "method" => method,
-        "route" => route,
-        "status" => res.status().as_u16().to_string()
-    )
-    .record(start.elapsed().as_secs_f64());
+    let status = res.status();
+    let labels = [
+        ("method", method),
+        ("route", route),
+        ("status", status_label(status)),
+    ];
+    metrics::histogram!("quflux_http_request_duration_seconds", &labels)
+        .record(start.elapsed().as_secs_f64());
     res
+}
+
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+/// The status code as a label: three ASCII digits, one static string per code (100–999).
+fn status_label(status: StatusCode) -> &'static str {
+    static CODES: OnceLock<Vec<String>> = OnceLock::new();
+    let codes = CODES.get_or_init(|| (100..1000).map(|c: u16| c.to_string()).collect());
+    codes
+        .get(usize::from(status.as_u16()).saturating_sub(100))
+        .map_or("other", String::as_str)
+}
+
+/// One `&'static str` per route template. The templates are the router's own, a fixed set,
+/// so the interned strings are bounded.
+fn intern_route(route: &str) -> &'static str {
+    static ROUTES: OnceLock<std::sync::RwLock<std::collections::HashSet<&'static str>>> =
+        OnceLock::new();
+    let routes = ROUTES.get_or_init(Default::default);
+    if let Some(r) = routes
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(route)
+    {
+        return r;
+    }
+    let mut set = routes
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(r) = set.get(route) {
+        return r;
+    }
+    let r: &'static str = Box::leak(route.to_owned().into_boxed_str());
+    set.insert(r);
+    r
 }

@@ -26,6 +26,9 @@
 #   GET_RATE, GET_SECS  constant GET rate and its duration (default 1000 and 30)
 #   GET_CONNECTIONS     oha connections for the GET phase (default 32)
 #   MODE                `all` (default) or `serve`
+#   MALLOC_ARENA_MAX    glibc malloc arenas of the server (default 2, the recommended
+#                       deployment setting; `unset` is not possible here, use a large value
+#                       such as 64 to see glibc's default)
 #   PORT                server port on 127.0.0.1 (default 18437)
 #   SERVER_BIN          a quflux-server binary to run instead of building one
 #   PROFILE             a path prefix: write `perf` profiles of the server during the POST runs
@@ -90,7 +93,7 @@ psql -q "$PG/postgres" -c "CREATE DATABASE $DB" >/dev/null
 
 echo "== starting quflux-server $MODE on $BASE"
 env QUFLUX_BIND=127.0.0.1:$PORT QUFLUX_DATABASE_URL="$DB_URL" \
-  QUFLUX_LOG=warn QUFLUX_LOG_FORMAT=text \
+  QUFLUX_LOG=warn QUFLUX_LOG_FORMAT=text MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" \
   QUFLUX_FS_ROOT="$WORK/media" QUFLUX_OUTBOX_PATH="$WORK/outbox.jsonl" \
   "$BIN" "$MODE" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
