@@ -15,11 +15,7 @@ use uuid::Uuid;
 
 use super::PostgresStore;
 use super::codec::{DbResultExt, opt_ts, parse, ts};
-
-/// The same statement as `UserStore::insert_user`, run inside the credentials transaction.
-const INSERT_USER: &str = "INSERT INTO users \
-    (id, email, email_key, display_name, time_zone, is_active, created_at, updated_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+use super::users::insert_user_row;
 
 const INSERT_CREDENTIALS: &str =
     "INSERT INTO user_credentials (user_id, password_hash, updated_at) VALUES ($1, $2, $3)";
@@ -76,11 +72,6 @@ const LIST_NOTIFICATIONS: &str = "SELECT seq, id, user_id, kind, title, message,
 const LAST_NOTIFICATION_SEQ: &str =
     "SELECT COALESCE(MAX(seq), 0)::bigint FROM notifications WHERE user_id = $1";
 
-/// The unique lookup key of an e-mail address, as `UserStore` computes it.
-fn email_key(email: &str) -> String {
-    email.trim().to_lowercase()
-}
-
 #[derive(sqlx::FromRow)]
 struct SessionRow {
     token_hash: String,
@@ -110,18 +101,7 @@ impl From<SessionRow> for Session {
 impl AuthStore for PostgresStore {
     async fn insert_user_with_password(&self, user: &User, password_hash: &str) -> Result<()> {
         let mut tx = self.pool.begin().await.db("user")?;
-        sqlx::query(INSERT_USER)
-            .bind(user.id.as_uuid())
-            .bind(user.email.to_lowercase())
-            .bind(email_key(&user.email))
-            .bind(&user.display_name)
-            .bind(&user.time_zone)
-            .bind(user.is_active)
-            .bind(ts(user.created_at))
-            .bind(ts(user.updated_at))
-            .execute(&mut *tx)
-            .await
-            .db("user e-mail")?;
+        insert_user_row(&mut *tx, user).await?;
         sqlx::query(INSERT_CREDENTIALS)
             .bind(user.id.as_uuid())
             .bind(password_hash)

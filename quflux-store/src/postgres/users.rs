@@ -59,22 +59,31 @@ impl From<UserRow> for User {
     }
 }
 
+/// Inserts `user`'s row (`UserStore::insert_user`, and inside the credentials transaction of
+/// `AuthStore::insert_user_with_password`).
+pub(super) async fn insert_user_row(
+    executor: impl sqlx::PgExecutor<'_>,
+    user: &User,
+) -> Result<()> {
+    sqlx::query(INSERT_USER)
+        .bind(user.id.as_uuid())
+        .bind(user.email.to_lowercase())
+        .bind(email_key(&user.email))
+        .bind(&user.display_name)
+        .bind(&user.time_zone)
+        .bind(user.is_active)
+        .bind(ts(user.created_at))
+        .bind(ts(user.updated_at))
+        .execute(executor)
+        .await
+        .db("user e-mail")?;
+    Ok(())
+}
+
 #[async_trait]
 impl UserStore for PostgresStore {
     async fn insert_user(&self, user: &User) -> Result<()> {
-        sqlx::query(INSERT_USER)
-            .bind(user.id.as_uuid())
-            .bind(user.email.to_lowercase())
-            .bind(email_key(&user.email))
-            .bind(&user.display_name)
-            .bind(&user.time_zone)
-            .bind(user.is_active)
-            .bind(ts(user.created_at))
-            .bind(ts(user.updated_at))
-            .execute(&self.pool)
-            .await
-            .db("user e-mail")?;
-        Ok(())
+        insert_user_row(&self.pool, user).await
     }
 
     async fn get_user(&self, id: UserId) -> Result<User> {

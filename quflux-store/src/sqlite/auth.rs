@@ -9,11 +9,7 @@ use quflux_core::{
 
 use super::SqliteStore;
 use super::codec::{DbResultExt, opt_ts, parse, parse_opt_ts, parse_ts, ts};
-
-/// The same statement as `UserStore::insert_user`, run inside the credentials transaction.
-const INSERT_USER: &str = "INSERT INTO users \
-    (id, email, email_key, display_name, time_zone, is_active, created_at, updated_at) \
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+use super::users::insert_user_row;
 
 const INSERT_CREDENTIALS: &str =
     "INSERT INTO user_credentials (user_id, password_hash, updated_at) VALUES (?, ?, ?)";
@@ -60,11 +56,6 @@ const LIST_NOTIFICATIONS: &str = "SELECT seq, id, user_id, kind, title, message,
 const LAST_NOTIFICATION_SEQ: &str =
     "SELECT COALESCE(MAX(seq), 0) FROM notifications WHERE user_id = ?";
 
-/// The unique lookup key of an e-mail address, as `UserStore` computes it.
-fn email_key(email: &str) -> String {
-    email.trim().to_lowercase()
-}
-
 #[derive(sqlx::FromRow)]
 struct SessionRow {
     token_hash: String,
@@ -95,18 +86,7 @@ impl TryFrom<SessionRow> for Session {
 impl AuthStore for SqliteStore {
     async fn insert_user_with_password(&self, user: &User, password_hash: &str) -> Result<()> {
         let mut tx = self.begin_immediate("user").await?;
-        sqlx::query(INSERT_USER)
-            .bind(user.id.to_string())
-            .bind(user.email.to_lowercase())
-            .bind(email_key(&user.email))
-            .bind(&user.display_name)
-            .bind(&user.time_zone)
-            .bind(user.is_active)
-            .bind(ts(user.created_at))
-            .bind(ts(user.updated_at))
-            .execute(&mut *tx)
-            .await
-            .db("user e-mail")?;
+        insert_user_row(&mut *tx, user).await?;
         sqlx::query(INSERT_CREDENTIALS)
             .bind(user.id.to_string())
             .bind(password_hash)
